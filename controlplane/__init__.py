@@ -1,0 +1,3 @@
+"""Autoscaling control plane for Apache Mesos clusters on AWS."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,341 @@
+"""Domain types: the snapshot and plan of contract v1 (`shared/contracts/snapshot-v1.md`).
+
+Input models forbid unknown fields (a typo in capacity config must not pass silently) and
+check cross-references (an agent's pool and group exist, ids are unique) so the planner only
+ever sees data it fully understands.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+#: Well-known resource names, in the order the planner lays them out; others follow sorted.
+KNOWN_RESOURCES: tuple[str, ...] = ("cpus", "mem", "disk", "network", "gpus", "ports")
+#: Attribute names every agent and every pool instance carries implicitly.
+BUILTIN_ATTRIBUTES: tuple[str, ...] = ("zone", "pool", "hostname", "instance_type")
+
+
+def _check_resources(value: dict[str, float]) -> dict[str, float]:
+    for name, amount in value.items():
+        if not name:
+            raise ValueError("resource name must not be empty")
+        if not math.isfinite(amount):
+            raise ValueError(f"resource {name!r} must be a finite number, got {amount}")
+        if amount < 0:
+            raise ValueError(f"resource {name!r} must be >= 0, got {amount:g}")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("time must carry a UTC offset (RFC 3339), e.g. 2026-11-23T12:00:00Z")
+    return value.astimezone(UTC)
+
+
+def _attribute_text(value: str | int | float) -> str:
+    if isinstance(value, bool):
+        raise ValueError("attribute values are strings or numbers, not booleans")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+#: A resource vector: name -> non-negative finite amount (missing names are 0).
+Resources = Annotated[dict[str, float], AfterValidator(_check_resources)]
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
+AttrValue = Annotated[str | int | float, AfterValidator(_attribute_text)]
+Attributes = dict[str, AttrValue]
+NonNegInt = Annotated[int, Field(ge=0)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Name = Annotated[str, Field(min_length=1)]
+
+#: Fitness functions a pool may choose (Fenzo's names in spirit).
+Fitness = Literal["binpack", "binpack_cpu", "binpack_mem", "binpack_network", "spread"]
+
+
+class Strict(BaseModel):
+    """Base for every contract model: unknown fields are errors, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Group(Strict):
+    """One Auto Scaling group: the pool's instances in one zone."""
+
+    asg: Name
+    zone: Name
+    min: NonNegInt
+    max: NonNegInt
+    desired: NonNegInt
+    unavailable_until: UtcTime | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Group:
+        if self.min > self.max:
+            raise ValueError(f"group {self.asg}: min {self.min} exceeds max {self.max}")
+        return self
+
+
+class Pool(Strict):
+    """A family of identical agents spread over zones, with its scaling rules."""
+
+    name: Name
+    instance_type: Name
+    capacity: Resources
+    hourly_price: NonNegFloat | None = None
+    min_idle: NonNegInt = 0
+    max_idle: NonNegInt = 0
+    idle_grace_s: NonNegFloat = 600.0
+    scale_up_cooldown_s: NonNegFloat = 60.0
+    scale_down_cooldown_s: NonNegFloat = 300.0
+    fitness: Fitness = "binpack"
+    attributes: Attributes = Field(default_factory=dict)
+    groups: list[Group]
+
+    @model_validator(mode="after")
+    def _rules(self) -> Pool:
+        if self.min_idle > self.max_idle:
+            raise ValueError(
+                f"pool {self.name}: min_idle {self.min_idle} exceeds max_idle {self.max_idle}"
+            )
+        if not any(v > 0 for v in self.capacity.values()):
+            raise ValueError(f"pool {self.name}: capacity must have at least one positive resource")
+        zones = [g.zone for g in self.groups]
+        dup = sorted({z for z in zones if zones.count(z) > 1})
+        if dup:
+            raise ValueError(f"pool {self.name}: more than one group in zone {dup[0]}")
+        return self
+
+
+class Agent(Strict):
+    """A registered Mesos agent and what it runs."""
+
+    id: Name
+    hostname: str = ""
+    instance_id: str | None = None
+    pool: Name
+    asg: str | None = None
+    zone: Name
+    total: Resources
+    used: Resources = Field(default_factory=dict)
+    tasks: NonNegInt | None = None
+    jobs: dict[str, NonNegInt] = Field(default_factory=dict)
+    state: Literal["active", "draining", "drained"] = "active"
+    idle_since: UtcTime | None = None
+    attributes: Attributes = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Agent:
+        for name, amount in self.used.items():
+            if amount > self.total.get(name, 0.0) * (1 + 1e-9):
+                raise ValueError(
+                    f"agent {self.id}: used {name} {amount:g} exceeds total "
+                    f"{self.total.get(name, 0.0):g}"
+                )
+        in_jobs = sum(self.jobs.values())
+        if self.tasks is not None and self.tasks < in_jobs:
+            raise ValueError(f"agent {self.id}: tasks {self.tasks} is less than the sum of jobs")
+        return self
+
+    @property
+    def running(self) -> int:
+        """Running task count (`tasks`, or the sum of `jobs` when `tasks` is absent)."""
+        return self.tasks if self.tasks is not None else sum(self.jobs.values())
+
+
+class AttributeConstraint(Strict):
+    kind: Literal["attribute"]
+    name: Name
+    value: AttrValue
+    soft: bool = False
+
+
+class UniqueHostConstraint(Strict):
+    kind: Literal["unique_host"]
+    soft: bool = False
+
+
+class ExclusiveConstraint(Strict):
+    kind: Literal["exclusive"]
+    soft: bool = False
+
+
+class BalancedConstraint(Strict):
+    kind: Literal["balanced"]
+    attribute: Name
+    soft: bool = False
+
+
+Constraint = Annotated[
+    AttributeConstraint | UniqueHostConstraint | ExclusiveConstraint | BalancedConstraint,
+    Field(discriminator="kind"),
+]
+
+
+class Task(Strict):
+    """A pending task waiting for resources."""
+
+    id: Name
+    job: str | None = None
+    resources: Resources
+    pool: str | None = None
+    constraints: list[Constraint] = Field(default_factory=list)
+    submitted: UtcTime | None = None
+
+    @property
+    def job_name(self) -> str:
+        """The job the task belongs to; a task without one is a job of its own."""
+        return self.job if self.job else self.id
+
+
+class PoolHistory(Strict):
+    last_scale_up: UtcTime | None = None
+    last_scale_down: UtcTime | None = None
+
+
+class Snapshot(Strict):
+    """Everything the planner may know: one consistent picture of the cluster."""
+
+    version: Literal[1]
+    now: UtcTime
+    pools: list[Pool]
+    agents: list[Agent] = Field(default_factory=list)
+    pending: list[Task] = Field(default_factory=list)
+    history: dict[str, PoolHistory] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> Snapshot:
+        _unique("pools", [p.name for p in self.pools])
+        _unique("agents", [a.id for a in self.agents])
+        _unique("pending", [t.id for t in self.pending])
+        _unique("groups (asg)", [g.asg for p in self.pools for g in p.groups])
+        pools = {p.name: p for p in self.pools}
+        for i, agent in enumerate(self.agents):
+            pool = pools.get(agent.pool)
+            if pool is None:
+                raise ValueError(f"agents[{i}] ({agent.id}): unknown pool {agent.pool!r}")
+            if agent.asg is not None:
+                group = next((g for g in pool.groups if g.asg == agent.asg), None)
+                if group is None:
+                    raise ValueError(
+                        f"agents[{i}] ({agent.id}): asg {agent.asg!r} is not a group of "
+                        f"pool {agent.pool!r}"
+                    )
+                if group.zone != agent.zone:
+                    raise ValueError(
+                        f"agents[{i}] ({agent.id}): zone {agent.zone!r} differs from its "
+                        f"group {group.asg}'s zone {group.zone!r}"
+                    )
+        for i, task in enumerate(self.pending):
+            if task.pool is not None and task.pool not in pools:
+                raise ValueError(f"pending[{i}] ({task.id}): unknown pool {task.pool!r}")
+        for name in self.history:
+            if name not in pools:
+                raise ValueError(f"history: unknown pool {name!r}")
+        return self
+
+    def pool(self, name: str) -> Pool:
+        return next(p for p in self.pools if p.name == name)
+
+
+def _unique(what: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for ident in ids:
+        if ident in seen:
+            raise ValueError(f"{what}: duplicate id {ident!r}")
+        seen.add(ident)
+
+
+# ---- Plan (output) ---------------------------------------------------------------------
+
+
+class NewInstance(Strict):
+    """A launching or to-be-launched instance: index numbers launching ones first."""
+
+    pool: str
+    zone: str
+    index: int
+
+
+class Placement(Strict):
+    """A task onto a registered agent, or onto a launching or new instance (`new`)."""
+
+    task: str
+    agent: str | None = None
+    new: NewInstance | None = None
+    reason: str
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Placement:
+        if (self.agent is None) == (self.new is None):
+            raise ValueError(f"placement of {self.task}: give exactly one of agent and new")
+        return self
+
+    @property
+    def target(self) -> str:
+        """`agent id`, or `pool/zone#index` for a launching or new instance."""
+        if self.new is None:
+            assert self.agent is not None
+            return self.agent
+        return f"{self.new.pool}/{self.new.zone}#{self.new.index}"
+
+
+class Unplaced(Strict):
+    task: str
+    reason: str
+
+
+class ScaleUp(Strict):
+    pool: str
+    asg: str
+    zone: str
+    count: int
+    reason: str
+
+
+class ScaleDown(Strict):
+    pool: str
+    agent: str
+    instance_id: str | None
+    asg: str
+    zone: str
+    action: Literal["drain"] = "drain"
+    reason: str
+
+
+class Hold(Strict):
+    """A pool-level decision not to act, with why (e.g. excess idle kept by a cooldown)."""
+
+    pool: str
+    reason: str
+
+
+class Summary(Strict):
+    agents_needed: int
+    lower_bound: int
+    placed: int
+    placed_on_agents: int
+    placed_on_new: int
+    unplaced: int
+    new_instances: int
+    scale_down: int
+
+
+class Plan(Strict):
+    version: Literal[1] = 1
+    placements: list[Placement]
+    unplaced: list[Unplaced]
+    scale_up: list[ScaleUp]
+    scale_down: list[ScaleDown]
+    holds: list[Hold]
+    summary: Summary

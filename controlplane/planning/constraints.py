@@ -1,0 +1,122 @@
+"""Constraints as vector operations over candidate rows.
+
+Hard constraints become boolean masks; soft ones add one point each to a row's score when
+met. `balanced` keeps a job's tasks even over an attribute's values: a task may only go to a
+value that holds the fewest of the job's tasks among the values it could reach now (rows it
+fits on, and zones where its pools may open an instance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from controlplane.planning.growth import PoolGrowth
+from controlplane.planning.table import (
+    EPS,
+    BoolArray,
+    CandidateTable,
+    FloatArray,
+    IntArray,
+    instance_attributes,
+)
+from controlplane.planning.tasks import TaskClass
+
+
+@dataclass
+class RowFilter:
+    """Evaluates a task class's constraints against the live rows of the table."""
+
+    table: CandidateTable
+    growth: list[PoolGrowth]
+
+    def hard_mask(self, cls: TaskClass, pools: list[int]) -> BoolArray:
+        """Rows that may take one more task of the class (balance aside)."""
+        t, n = self.table, self.table.n
+        slack = EPS * np.maximum(t.total[:n], 1.0)
+        mask: BoolArray = np.all(t.free[:n] + slack >= cls.demand, axis=1)
+        mask &= ~t.exclusive[:n]
+        if len(pools) < len(t.pools):
+            mask &= np.isin(t.pool_idx[:n], pools)
+        if cls.exclusive:
+            mask &= (t.running[:n] == 0) & (t.placed[:n] == 0)
+        for name, value in cls.hard_attrs:
+            mask &= t.attr_codes[name][:n] == t.code(name, value)
+        if cls.unique_host:
+            assert cls.job is not None
+            mask &= t.job_counts[cls.job][:n] == 0
+        return mask
+
+    def instance_code(self, pool_i: int, zone: str, attribute: str) -> int:
+        """The code a new instance of the pool in `zone` has for `attribute` (-1: none)."""
+        value = instance_attributes(self.growth[pool_i].pool, zone).get(attribute)
+        return -1 if value is None else self.table.code(attribute, value)
+
+    def new_instance_zones(self, cls: TaskClass, pool_i: int) -> list[str]:
+        """Zones where a new instance of the pool may be opened and would take the task."""
+        growth = self.growth[pool_i]
+        pool = growth.pool
+        for name, amount in zip(self.table.dims, cls.demand, strict=True):
+            if amount > pool.capacity.get(name, 0.0) * (1 + EPS):
+                return []
+        zones = []
+        for zone in growth.openable():
+            attrs = instance_attributes(pool, zone)
+            if all(attrs.get(name) == value for name, value in cls.hard_attrs):
+                zones.append(zone)
+        return zones
+
+
+def _job_counts_by_value(table: CandidateTable, job: str, attribute: str) -> FloatArray:
+    n = table.n
+    codes = table.attr_codes[attribute][:n]
+    counts = table.job_counts[job][:n]
+    known = codes >= 0
+    size = len(table.attr_values.get(attribute, {}))
+    return np.bincount(codes[known], weights=counts[known], minlength=size).astype(np.float64)
+
+
+def balanced_allowed(
+    rows: RowFilter, cls: TaskClass, pools: list[int], attribute: str, mask: BoolArray
+) -> IntArray:
+    """Codes of the attribute's values the next task of the class may go to."""
+    table = rows.table
+    codes = table.attr_codes[attribute][: table.n]
+    domain = set(np.unique(codes[mask & (codes >= 0)]).tolist())
+    for pi in pools:
+        for zone in rows.new_instance_zones(cls, pi):
+            code = rows.instance_code(pi, zone, attribute)
+            if code >= 0:
+                domain.add(code)
+    if not domain:
+        return np.zeros(0, dtype=np.int64)
+    assert cls.job is not None
+    by_value = _job_counts_by_value(table, cls.job, attribute)
+    values = np.array(sorted(domain), dtype=np.int64)
+    counts = by_value[values]
+    allowed: IntArray = values[counts == counts.min()]
+    return allowed
+
+
+def soft_score(rows: RowFilter, cls: TaskClass, idx: IntArray) -> FloatArray:
+    """Soft constraints each row in `idx` meets (one point each)."""
+    t = rows.table
+    score = np.zeros(len(idx), dtype=np.float64)
+    for name, value in cls.soft_attrs:
+        score += t.attr_codes[name][idx] == t.code(name, value)
+    if cls.soft_unique_host:
+        assert cls.job is not None
+        score += t.job_counts[cls.job][idx] == 0
+    if cls.soft_exclusive:
+        score += (t.running[idx] == 0) & (t.placed[idx] == 0)
+    for attribute in cls.soft_balanced:
+        assert cls.job is not None
+        codes = t.attr_codes[attribute][idx]
+        known = codes >= 0
+        if not known.any():
+            continue
+        by_value = _job_counts_by_value(t, cls.job, attribute)
+        row_counts = np.where(known, by_value[np.maximum(codes, 0)], np.inf)
+        score += row_counts == row_counts[known].min()
+    return score

@@ -1,0 +1,123 @@
+"""Where a pool may grow: per zone group, headroom, availability, cooldown, zone choice.
+
+The planner opens hypothetical instances through this one object so that every new
+instance respects group bounds, unavailable zones and the scale-up cooldown, and lands in
+the pool's least-populated zone (zone balance, contract rule 5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from controlplane.model import Group, Pool, Snapshot
+
+
+def timestamp(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class GroupState:
+    """One zone group during planning: its size now and what this plan adds."""
+
+    group: Group
+    registered: int
+    available: bool
+    new: int = 0
+    removed: int = 0
+
+    @property
+    def launching(self) -> int:
+        """Instances the group has launched that have not registered as agents."""
+        return max(0, self.group.desired - self.registered)
+
+    @property
+    def size(self) -> int:
+        """Instances in the group once this plan is carried out."""
+        return self.group.desired + self.new - self.removed
+
+    @property
+    def headroom(self) -> int:
+        return max(0, self.group.max - self.group.desired - self.new)
+
+
+@dataclass
+class PoolGrowth:
+    """The growth state of one pool's zone groups."""
+
+    pool: Pool
+    groups: dict[str, GroupState]
+    cooldown_until: datetime | None
+    last_scale_up: datetime | None
+    shortfall_tasks: dict[str, int] = field(default_factory=dict)
+
+    def zones(self) -> list[str]:
+        return sorted(self.groups)
+
+    def openable(self) -> list[str]:
+        """Zones where one more instance may be launched now."""
+        if self.cooldown_until is not None:
+            return []
+        return [z for z in self.zones() if self.groups[z].available and self.groups[z].headroom]
+
+    def choose_zone(self, allowed: list[str]) -> str | None:
+        """The allowed zone whose group will be smallest; ties go to the zone name."""
+        if not allowed:
+            return None
+        return min(allowed, key=lambda z: (self.groups[z].size, z))
+
+    def open(self, zone: str) -> int:
+        """Count one new instance in `zone`; returns its contract index."""
+        state = self.groups[zone]
+        index = state.launching + state.new
+        state.new += 1
+        return index
+
+    def blocked(self) -> str:
+        """Why no zone of this pool can take a new instance (for reasons)."""
+        if self.cooldown_until is not None and self.last_scale_up is not None:
+            cool = self.pool.scale_up_cooldown_s
+            return (
+                f"pool {self.pool.name}: scale-up cooldown until {timestamp(self.cooldown_until)} "
+                f"(last scale-up {timestamp(self.last_scale_up)}, cooldown {cool:g}s)"
+            )
+        if not self.groups:
+            return f"pool {self.pool.name}: has no groups"
+        parts = []
+        for zone in self.zones():
+            g = self.groups[zone]
+            if not g.available:
+                until = g.group.unavailable_until
+                assert until is not None
+                parts.append(f"{zone} unavailable until {timestamp(until)}")
+            elif not g.headroom:
+                parts.append(f"{zone} at max {g.group.max}")
+        return f"pool {self.pool.name}: no zone can grow ({', '.join(parts)})"
+
+
+def growth_state(snapshot: Snapshot) -> list[PoolGrowth]:
+    """Growth state for every pool, in snapshot pool order."""
+    registered: dict[str, int] = {}
+    for agent in snapshot.agents:
+        if agent.asg is not None:
+            registered[agent.asg] = registered.get(agent.asg, 0) + 1
+    out = []
+    for pool in snapshot.pools:
+        hist = snapshot.history.get(pool.name)
+        last_up = hist.last_scale_up if hist else None
+        cooldown_until = None
+        if last_up is not None:
+            end = last_up + timedelta(seconds=pool.scale_up_cooldown_s)
+            if snapshot.now < end:
+                cooldown_until = end
+        groups = {
+            g.zone: GroupState(
+                group=g,
+                registered=registered.get(g.asg, 0),
+                available=g.unavailable_until is None or g.unavailable_until <= snapshot.now,
+            )
+            for g in pool.groups
+        }
+        out.append(PoolGrowth(pool, groups, cooldown_until, last_up))
+    return out

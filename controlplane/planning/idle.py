@@ -1,0 +1,173 @@
+"""The idle buffer: top a pool up to `min_idle`, drain idle agents above `max_idle`.
+
+Scale-down is the dangerous direction, so every condition is a reason to hold: an agent
+goes only if it runs nothing, receives nothing in this plan, has been idle for the pool's
+grace period, sits in a group above its minimum, and the pool is outside its cooldowns and
+not growing in this very plan. Removals come from the pool's largest zone first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from controlplane.model import Agent, Hold, ScaleDown, Snapshot
+from controlplane.planning.growth import PoolGrowth, timestamp
+from controlplane.planning.table import HYPOTHETICAL, CandidateTable
+
+
+@dataclass
+class IdleOutcome:
+    scale_down: list[ScaleDown] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
+    #: (pool, zone) -> new instances added only to keep min_idle.
+    buffer_new: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: pool -> idle count after placement, before this phase.
+    idle: dict[str, int] = field(default_factory=dict)
+
+
+def _scale_down_cooldown(snapshot: Snapshot, pool_name: str, seconds: float) -> str | None:
+    """Why the pool may not scale down now (a recent scale-up or scale-down), or None."""
+    hist = snapshot.history.get(pool_name)
+    if hist is None:
+        return None
+    for what, stamp in (("scale-down", hist.last_scale_down), ("scale-up", hist.last_scale_up)):
+        if stamp is not None and snapshot.now < stamp + timedelta(seconds=seconds):
+            until = stamp + timedelta(seconds=seconds)
+            return (
+                f"scale-down cooldown until {timestamp(until)} (last {what} {timestamp(stamp)}, "
+                f"cooldown {seconds:g}s)"
+            )
+    return None
+
+
+def idle_phase(snapshot: Snapshot, table: CandidateTable, growth: list[PoolGrowth]) -> IdleOutcome:
+    """Apply min_idle and max_idle to every pool after placement."""
+    out = IdleOutcome()
+    rows = {label: i for i, label in enumerate(table.labels) if isinstance(label, str)}
+    n = table.n
+    for pi, g in enumerate(growth):
+        pool = g.pool
+        idle_agents = [
+            a
+            for a in snapshot.agents
+            if a.pool == pool.name
+            and a.state == "active"
+            and a.running == 0
+            and table.placed[rows[a.id]] == 0
+        ]
+        empty = int(
+            (
+                (table.tier[:n] == HYPOTHETICAL)
+                & (table.pool_idx[:n] == pi)
+                & (table.placed[:n] == 0)
+            ).sum()
+        )
+        idle = len(idle_agents) + empty
+        out.idle[pool.name] = idle
+        if idle < pool.min_idle:
+            _top_up(g, idle, out)
+        elif idle > pool.max_idle:
+            _drain_excess(snapshot, g, idle, idle_agents, out)
+    return out
+
+
+def _top_up(g: PoolGrowth, idle: int, out: IdleOutcome) -> None:
+    pool = g.pool
+    need = pool.min_idle - idle
+    added = 0
+    while added < need:
+        zone = g.choose_zone(g.openable())
+        if zone is None:
+            break
+        g.open(zone)
+        key = (pool.name, zone)
+        out.buffer_new[key] = out.buffer_new.get(key, 0) + 1
+        added += 1
+    if added < need:
+        out.holds.append(
+            Hold(
+                pool=pool.name,
+                reason=f"idle buffer: pool has {idle} idle, min_idle {pool.min_idle}; "
+                f"added {added} of {need}: {g.blocked()}",
+            )
+        )
+
+
+def _idle_for(snapshot: Snapshot, agent: Agent) -> float | None:
+    if agent.idle_since is None:
+        return None
+    return (snapshot.now - agent.idle_since).total_seconds()
+
+
+def _drain_excess(
+    snapshot: Snapshot, g: PoolGrowth, idle: int, idle_agents: list[Agent], out: IdleOutcome
+) -> None:
+    pool = g.pool
+    excess = idle - pool.max_idle
+    head = f"pool has {idle} idle, max_idle {pool.max_idle}"
+    if any(s.new for s in g.groups.values()):
+        out.holds.append(Hold(pool=pool.name, reason=f"{head}; no scale-down while growing"))
+        return
+    cooldown = _scale_down_cooldown(snapshot, pool.name, pool.scale_down_cooldown_s)
+    if cooldown is not None:
+        out.holds.append(Hold(pool=pool.name, reason=f"{head}; {cooldown}"))
+        return
+    by_zone: dict[str, list[Agent]] = {}
+    young = unmanaged = 0
+    for agent in idle_agents:
+        idle_s = _idle_for(snapshot, agent)
+        if agent.asg is None:
+            unmanaged += 1
+        elif idle_s is None or idle_s < pool.idle_grace_s:
+            young += 1
+        else:
+            by_zone.setdefault(agent.zone, []).append(agent)
+    for agents in by_zone.values():
+        agents.sort(key=lambda a: (a.idle_since or snapshot.now, a.id))
+    removed = 0
+    while removed < excess:
+        zones = [
+            z
+            for z, agents in by_zone.items()
+            if agents and g.groups[z].size - 1 >= g.groups[z].group.min
+        ]
+        if not zones:
+            break
+        # Largest zone first; between equal zones, the one holding the longest-idle agent.
+        zone = min(
+            zones,
+            key=lambda z: (-g.groups[z].size, by_zone[z][0].idle_since or snapshot.now, z),
+        )
+        agent = by_zone[zone].pop(0)
+        state = g.groups[zone]
+        idle_s = _idle_for(snapshot, agent)
+        assert agent.asg is not None and idle_s is not None
+        out.scale_down.append(
+            ScaleDown(
+                pool=pool.name,
+                agent=agent.id,
+                instance_id=agent.instance_id,
+                asg=agent.asg,
+                zone=zone,
+                reason=f"idle {idle_s:.0f}s (grace {pool.idle_grace_s:g}s); {head}; "
+                f"{zone} has the most instances ({state.size})",
+            )
+        )
+        state.removed += 1
+        removed += 1
+    if removed < excess:
+        why = []
+        if young:
+            why.append(f"{young} idle less than {pool.idle_grace_s:g}s")
+        if unmanaged:
+            why.append(f"{unmanaged} in no group")
+        at_min = [z for z, a in by_zone.items() if a]
+        if at_min:
+            why.append(f"groups at min in {', '.join(sorted(at_min))}")
+        out.holds.append(
+            Hold(
+                pool=pool.name,
+                reason=f"{head}; drained {removed} of {excess}: {'; '.join(why) or 'no candidate'}",
+            )
+        )

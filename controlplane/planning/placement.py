@@ -1,0 +1,187 @@
+"""Placement: put each pending task on the best row, opening new instances on shortfall.
+
+Per task: a boolean mask of rows that may take it (resources and hard constraints), a score
+for those rows (real agent before hypothetical instance, then soft constraints met, then
+fitness), the best row wins with ties to the lower row. Where no row may take it, a new
+instance is opened in the cheapest pool that can hold it, in that pool's smallest zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from controlplane.model import NewInstance, Placement, Snapshot, Task, Unplaced
+from controlplane.planning.constraints import RowFilter, balanced_allowed, soft_score
+from controlplane.planning.explain import cannot_place
+from controlplane.planning.fitness import fitness
+from controlplane.planning.growth import PoolGrowth
+from controlplane.planning.table import (
+    EPS,
+    HYPOTHETICAL,
+    CandidateTable,
+    FloatArray,
+    Slot,
+    instance_attributes,
+)
+from controlplane.planning.tasks import TaskClass
+
+
+@dataclass
+class Placer:
+    """Mutable placement state of one planning pass."""
+
+    snapshot: Snapshot
+    table: CandidateTable
+    growth: list[PoolGrowth]
+    weights: FloatArray
+    sign: FloatArray
+    placements: list[Placement] = field(default_factory=list)
+    unplaced: list[Unplaced] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._pool_index = {p.name: i for i, p in enumerate(self.snapshot.pools)}
+        self._rows = RowFilter(self.table, self.growth)
+        # Cheapest pool first when a new instance is needed; unknown prices last.
+        self._pool_order = sorted(
+            range(len(self.snapshot.pools)),
+            key=lambda i: (
+                self.snapshot.pools[i].hourly_price is None,
+                self.snapshot.pools[i].hourly_price or 0.0,
+                self.snapshot.pools[i].name,
+            ),
+        )
+
+    def add_launching(self) -> None:
+        """Rows for instances launched but not registered, in zones that are available."""
+        for gi, growth in enumerate(self.growth):
+            cap = self._capacity(gi)
+            for zone in growth.zones():
+                state = growth.groups[zone]
+                if not state.available:
+                    continue
+                attrs = instance_attributes(growth.pool, zone)
+                for i in range(state.launching):
+                    slot = Slot(growth.pool.name, zone, i, launching=True)
+                    self.table.add_row(slot, gi, cap, cap.copy(), HYPOTHETICAL, 0, attrs)
+
+    def _capacity(self, pool_i: int) -> FloatArray:
+        cap = np.zeros(len(self.table.dims), dtype=np.float64)
+        for name, amount in self.snapshot.pools[pool_i].capacity.items():
+            cap[self.table.dims[name]] = amount
+        return cap
+
+    def _eligible_pools(self, cls: TaskClass) -> list[int]:
+        if cls.pool is not None:
+            return [self._pool_index[cls.pool]]
+        return list(self._pool_order)
+
+    def place(self, cls: TaskClass) -> None:
+        """Place every task of the class (or record why not)."""
+        pools = self._eligible_pools(cls)
+        queue = list(cls.tasks)
+        while queue:
+            best = self._best_row(cls, pools)
+            if best is not None:
+                row, why = best
+            else:
+                opened = self._open_new(cls, pools)
+                if opened is None:
+                    reason = cannot_place(self.snapshot, self.table, self.growth, cls, pools)
+                    self.unplaced.extend(Unplaced(task=t.id, reason=reason) for t in queue)
+                    return
+                row, why = opened, "no room on registered agents or launching instances"
+            take = self._batch_size(cls, row, len(queue))
+            for t in queue[:take]:
+                self._commit(cls, t, row, why)
+            del queue[:take]
+
+    def _best_row(self, cls: TaskClass, pools: list[int]) -> tuple[int, str] | None:
+        """The best row that may take the class's next task, and why it won."""
+        n = self.table.n
+        if n == 0:
+            return None
+        mask = self._rows.hard_mask(cls, pools)
+        if cls.balanced:
+            for attribute in cls.balanced:
+                allowed = balanced_allowed(self._rows, cls, pools, attribute, mask)
+                mask &= np.isin(self.table.attr_codes[attribute][:n], allowed)
+        rows = np.flatnonzero(mask)
+        if rows.size == 0:
+            return None
+        t = self.table
+        fit = fitness(
+            t.free[rows], t.total[rows], t.pool_idx[rows], cls.demand, self.weights, self.sign
+        )
+        soft = soft_score(self._rows, cls, rows) if cls.soft_count else np.zeros(len(rows))
+        score = 1000.0 * t.tier[rows] + 2.0 * soft + fit
+        best = int(np.argmax(score))
+        row = int(rows[best])
+        pool = t.pools[int(t.pool_idx[row])]
+        why = f"best of {rows.size} candidates: {pool.fitness} fitness {fit[best]:.3f}"
+        if cls.soft_count:
+            why += f", soft constraints met {int(soft[best])}/{cls.soft_count}"
+        return row, why
+
+    def _open_new(self, cls: TaskClass, pools: list[int]) -> int | None:
+        """Open a new instance for the class in the first pool and zone that allow it."""
+        for pi in pools:
+            zones = self._rows.new_instance_zones(cls, pi)
+            if cls.balanced:
+                for attribute in cls.balanced:
+                    allowed = balanced_allowed(
+                        self._rows, cls, pools, attribute, self._rows.hard_mask(cls, pools)
+                    )
+                    zones = [
+                        z
+                        for z in zones
+                        if self._rows.instance_code(pi, z, attribute) in set(allowed.tolist())
+                    ]
+            growth = self.growth[pi]
+            zone = growth.choose_zone(zones)
+            if zone is None:
+                continue
+            index = growth.open(zone)
+            cap = self._capacity(pi)
+            slot = Slot(growth.pool.name, zone, index, launching=False)
+            attrs = instance_attributes(growth.pool, zone)
+            return self.table.add_row(slot, pi, cap, cap.copy(), HYPOTHETICAL, 0, attrs)
+        return None
+
+    def _batch_size(self, cls: TaskClass, row: int, waiting: int) -> int:
+        """How many of the class's waiting tasks go on `row` at once (see TaskClass)."""
+        if not cls.batchable or waiting == 1 or self.sign[self.table.pool_idx[row]] < 0:
+            return 1
+        need = cls.demand > 0
+        if not need.any():
+            return waiting
+        free = self.table.free[row][need] + EPS * np.maximum(self.table.total[row][need], 1.0)
+        fits = int(np.floor(np.min(free / cls.demand[need])))
+        return max(1, min(waiting, fits))
+
+    def _commit(self, cls: TaskClass, task: Task, row: int, why: str) -> None:
+        t = self.table
+        t.free[row] = np.maximum(t.free[row] - cls.demand, 0.0)
+        t.placed[row] += 1
+        if cls.exclusive:
+            t.exclusive[row] = True
+        counts = t.job_counts.get(task.job_name)
+        if counts is not None:
+            counts[row] += 1
+        label = t.labels[row]
+        if isinstance(label, Slot):
+            pool = self.growth[t.pool_idx[row]]
+            pool.shortfall_tasks[label.zone] = pool.shortfall_tasks.get(label.zone, 0) + int(
+                not label.launching
+            )
+            kind = "launching" if label.launching else "new"
+            self.placements.append(
+                Placement(
+                    task=task.id,
+                    new=NewInstance(pool=label.pool, zone=label.zone, index=label.index),
+                    reason=f"{kind} {label.pool} instance {label.index} in {label.zone}; {why}",
+                )
+            )
+        else:
+            self.placements.append(Placement(task=task.id, agent=label, reason=why))

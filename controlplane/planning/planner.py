@@ -1,0 +1,98 @@
+"""Snapshot in, Plan out: the one entry point of the pure core.
+
+No I/O, no clock (time is `snapshot.now`), no randomness: the same snapshot always gives the
+same plan, which is what lets a user replay any pass of the daemon offline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from controlplane.model import Plan, ScaleUp, Snapshot, Summary
+from controlplane.planning.bounds import lower_bound
+from controlplane.planning.fitness import pool_weights
+from controlplane.planning.growth import PoolGrowth, growth_state
+from controlplane.planning.idle import IdleOutcome, idle_phase
+from controlplane.planning.placement import Placer
+from controlplane.planning.table import CandidateTable, build_table, dimension_names
+from controlplane.planning.tasks import task_classes
+
+
+def plan(snapshot: Snapshot) -> Plan:
+    """Decide placements, scale-up and scale-down for one snapshot."""
+    dims = {name: i for i, name in enumerate(dimension_names(snapshot))}
+    classes = task_classes(snapshot, dims)
+    attributes = {name for c in classes for name, _ in (*c.hard_attrs, *c.soft_attrs)}
+    attributes.update(a for c in classes for a in c.job_attributes)
+    jobs = {c.job for c in classes if c.job is not None}
+    launching = sum(max(0, g.desired) for p in snapshot.pools for g in p.groups)
+    table = build_table(snapshot, dims, attributes, jobs, launching + len(snapshot.pending))
+    growth = growth_state(snapshot)
+    weights, sign = pool_weights(snapshot.pools, dims)
+    placer = Placer(snapshot, table, growth, weights, sign)
+    placer.add_launching()
+    for cls in classes:
+        placer.place(cls)
+    idle = idle_phase(snapshot, table, growth)
+    scale_up = _scale_up(growth, idle)
+    on_agents = sum(1 for p in placer.placements if p.agent is not None)
+    summary = Summary(
+        agents_needed=_agents_needed(snapshot, table),
+        lower_bound=lower_bound(snapshot, table),
+        placed=len(placer.placements),
+        placed_on_agents=on_agents,
+        placed_on_new=len(placer.placements) - on_agents,
+        unplaced=len(placer.unplaced),
+        new_instances=sum(s.count for s in scale_up),
+        scale_down=len(idle.scale_down),
+    )
+    return Plan(
+        placements=placer.placements,
+        unplaced=placer.unplaced,
+        scale_up=scale_up,
+        scale_down=idle.scale_down,
+        holds=idle.holds,
+        summary=summary,
+    )
+
+
+def _agents_needed(snapshot: Snapshot, table: CandidateTable) -> int:
+    """Instances that hold work once the plan is carried out."""
+    n = table.n
+    busy_rows = int(np.sum((table.running[:n] > 0) | (table.placed[:n] > 0)))
+    leaving = sum(1 for a in snapshot.agents if a.state != "active" and a.running > 0)
+    return busy_rows + leaving
+
+
+def _scale_up(growth: list[PoolGrowth], idle: IdleOutcome) -> list[ScaleUp]:
+    out = []
+    for g in sorted(growth, key=lambda g: g.pool.name):
+        pool = g.pool
+        for zone in g.zones():
+            state = g.groups[zone]
+            if not state.new:
+                continue
+            buffer = idle.buffer_new.get((pool.name, zone), 0)
+            shortfall = state.new - buffer
+            parts = []
+            if shortfall:
+                tasks = g.shortfall_tasks.get(zone, 0)
+                parts.append(
+                    f"shortfall: {tasks} task{'s need' if tasks != 1 else ' needs'} "
+                    f"{shortfall} new {pool.instance_type}"
+                )
+            if buffer:
+                parts.append(
+                    f"idle buffer: pool has {idle.idle[pool.name]} idle, min_idle "
+                    f"{pool.min_idle}: {buffer} new {pool.instance_type}"
+                )
+            out.append(
+                ScaleUp(
+                    pool=pool.name,
+                    asg=state.group.asg,
+                    zone=zone,
+                    count=state.new,
+                    reason="; ".join(parts),
+                )
+            )
+    return out

@@ -1,0 +1,202 @@
+"""The candidate table: every place a task can go, as numpy rows.
+
+Rows are the active agents (sorted by id), then the pool's launching instances, then new
+instances opened during planning. Keeping them in one set of arrays lets every per-task
+decision (fits? allowed? best?) be a vector operation over all candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from controlplane.model import KNOWN_RESOURCES, Agent, Pool, Snapshot
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+#: Relative slack for float comparisons of resources, so 0.1 + 0.2 fits in 0.3.
+EPS = 1e-9
+
+REAL = 1  # a registered agent
+HYPOTHETICAL = 0  # a launching or new instance
+
+
+def dimension_names(snapshot: Snapshot) -> tuple[str, ...]:
+    """Resource names in a fixed order: the well-known ones, then the rest sorted."""
+    seen: set[str] = set()
+    for pool in snapshot.pools:
+        seen.update(pool.capacity)
+    for agent in snapshot.agents:
+        seen.update(agent.total)
+        seen.update(agent.used)
+    for task in snapshot.pending:
+        seen.update(task.resources)
+    known = [n for n in KNOWN_RESOURCES if n in seen]
+    return tuple(known + sorted(seen.difference(KNOWN_RESOURCES)))
+
+
+def vector(dims: Mapping[str, int], amounts: Mapping[str, float]) -> FloatArray:
+    out = np.zeros(len(dims), dtype=np.float64)
+    for name, amount in amounts.items():
+        out[dims[name]] = amount
+    return out
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What a hypothetical row stands for: instance `index` of `pool` in `zone`."""
+
+    pool: str
+    zone: str
+    index: int
+    launching: bool
+
+
+@dataclass
+class CandidateTable:
+    """Growable numpy arrays describing candidate rows; `n` rows are live."""
+
+    dims: dict[str, int]
+    pools: list[Pool]
+    capacity: int
+    n: int = 0
+    free: FloatArray = field(init=False)
+    total: FloatArray = field(init=False)
+    pool_idx: IntArray = field(init=False)
+    tier: IntArray = field(init=False)
+    running: IntArray = field(init=False)
+    placed: IntArray = field(init=False)
+    exclusive: BoolArray = field(init=False)
+    labels: list[str | Slot] = field(default_factory=list)
+    attr_codes: dict[str, IntArray] = field(default_factory=dict)
+    attr_values: dict[str, dict[str, int]] = field(default_factory=dict)
+    job_counts: dict[str, IntArray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        r, c = len(self.dims), self.capacity
+        self.free = np.zeros((c, r), dtype=np.float64)
+        self.total = np.zeros((c, r), dtype=np.float64)
+        self.pool_idx = np.zeros(c, dtype=np.int64)
+        self.tier = np.zeros(c, dtype=np.int64)
+        self.running = np.zeros(c, dtype=np.int64)
+        self.placed = np.zeros(c, dtype=np.int64)
+        self.exclusive = np.zeros(c, dtype=np.bool_)
+
+    def code(self, attribute: str, value: str) -> int:
+        """The integer code of an attribute value (allocated on first sight)."""
+        values = self.attr_values.setdefault(attribute, {})
+        return values.setdefault(value, len(values))
+
+    def track_attribute(self, attribute: str) -> None:
+        """Start keeping integer codes of `attribute` for every row (-1 = absent)."""
+        if attribute not in self.attr_codes:
+            self.attr_codes[attribute] = np.full(self.capacity, -1, dtype=np.int64)
+
+    def track_job(self, job: str) -> None:
+        if job not in self.job_counts:
+            self.job_counts[job] = np.zeros(self.capacity, dtype=np.int64)
+
+    def add_row(
+        self,
+        label: str | Slot,
+        pool_index: int,
+        total: FloatArray,
+        free: FloatArray,
+        tier: int,
+        running: int,
+        attributes: Mapping[str, str],
+    ) -> int:
+        row = self.n
+        if row >= self.capacity:
+            self._grow()
+        self.free[row] = free
+        self.total[row] = total
+        self.pool_idx[row] = pool_index
+        self.tier[row] = tier
+        self.running[row] = running
+        for name, codes in self.attr_codes.items():
+            value = attributes.get(name)
+            codes[row] = -1 if value is None else self.code(name, value)
+        self.labels.append(label)
+        self.n += 1
+        return row
+
+    def _grow(self) -> None:
+        extra = max(16, self.capacity)
+        self.capacity += extra
+
+        def pad(a: npt.NDArray[np.generic], fill: object = 0) -> npt.NDArray[np.generic]:
+            shape = (extra, *a.shape[1:])
+            return np.concatenate([a, np.full(shape, fill, dtype=a.dtype)])
+
+        self.free = pad(self.free)  # type: ignore[assignment]
+        self.total = pad(self.total)  # type: ignore[assignment]
+        self.pool_idx = pad(self.pool_idx)  # type: ignore[assignment]
+        self.tier = pad(self.tier)  # type: ignore[assignment]
+        self.running = pad(self.running)  # type: ignore[assignment]
+        self.placed = pad(self.placed)  # type: ignore[assignment]
+        self.exclusive = pad(self.exclusive, False)  # type: ignore[assignment]
+        for name in list(self.attr_codes):
+            self.attr_codes[name] = pad(self.attr_codes[name], -1)  # type: ignore[assignment]
+        for job in list(self.job_counts):
+            self.job_counts[job] = pad(self.job_counts[job])  # type: ignore[assignment]
+
+
+def agent_attributes(agent: Agent, pool: Pool) -> dict[str, str]:
+    """Attributes a constraint sees on an agent: pool's, then agent's, then built-ins."""
+    attrs: dict[str, str] = {k: str(v) for k, v in pool.attributes.items()}
+    attrs.update({k: str(v) for k, v in agent.attributes.items()})
+    attrs.update(
+        zone=agent.zone,
+        pool=agent.pool,
+        hostname=agent.hostname or agent.id,
+        instance_type=pool.instance_type,
+    )
+    return attrs
+
+
+def instance_attributes(pool: Pool, zone: str) -> dict[str, str]:
+    """Attributes a not-yet-registered instance will carry (its hostname is unknown)."""
+    attrs: dict[str, str] = {k: str(v) for k, v in pool.attributes.items()}
+    attrs.update(zone=zone, pool=pool.name, instance_type=pool.instance_type)
+    return attrs
+
+
+def build_table(
+    snapshot: Snapshot,
+    dims: dict[str, int],
+    attributes: Iterable[str],
+    jobs: Iterable[str],
+    extra_rows: int,
+) -> CandidateTable:
+    """Rows for the active agents, sorted by id; attribute codes and job counts filled in."""
+    active = sorted((a for a in snapshot.agents if a.state == "active"), key=lambda a: a.id)
+    pool_index = {p.name: i for i, p in enumerate(snapshot.pools)}
+    table = CandidateTable(dims=dims, pools=snapshot.pools, capacity=len(active) + extra_rows + 1)
+    for name in sorted(set(attributes)):
+        table.track_attribute(name)
+    wanted_jobs = set(jobs)
+    for job in sorted(wanted_jobs):
+        table.track_job(job)
+    for agent in active:
+        pool = snapshot.pools[pool_index[agent.pool]]
+        total = vector(dims, agent.total)
+        used = vector(dims, agent.used)
+        row = table.add_row(
+            agent.id,
+            pool_index[agent.pool],
+            total,
+            np.maximum(total - used, 0.0),
+            REAL,
+            agent.running,
+            agent_attributes(agent, pool),
+        )
+        for job, count in agent.jobs.items():
+            if job in wanted_jobs:
+                table.job_counts[job][row] += count
+    return table

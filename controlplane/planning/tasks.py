@@ -1,0 +1,149 @@
+"""Pending tasks grouped into equivalence classes, in the order the planner places them.
+
+Tasks with the same demand, pool and constraints (and the same job, where a constraint
+counts the job's tasks) are interchangeable: the planner decides for the class, not for each
+of thousands of identical tasks, as Borg and Cluster Autoscaler do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+
+from controlplane.model import (
+    AttributeConstraint,
+    BalancedConstraint,
+    ExclusiveConstraint,
+    Snapshot,
+    Task,
+    UniqueHostConstraint,
+)
+from controlplane.planning.table import FloatArray, vector
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class TaskClass:
+    """Interchangeable pending tasks and what each of them asks for."""
+
+    demand: FloatArray
+    pool: str | None
+    job: str | None  # set only when a constraint counts the job's tasks
+    hard_attrs: tuple[tuple[str, str], ...] = ()
+    soft_attrs: tuple[tuple[str, str], ...] = ()
+    unique_host: bool = False
+    soft_unique_host: bool = False
+    exclusive: bool = False
+    soft_exclusive: bool = False
+    balanced: tuple[str, ...] = ()
+    soft_balanced: tuple[str, ...] = ()
+    tasks: list[Task] = field(default_factory=list)
+
+    @property
+    def constrained(self) -> bool:
+        return bool(self.hard_attrs or self.unique_host or self.exclusive or self.balanced)
+
+    @property
+    def soft_count(self) -> int:
+        return (
+            len(self.soft_attrs)
+            + int(self.soft_unique_host)
+            + int(self.soft_exclusive)
+            + len(self.soft_balanced)
+        )
+
+    @property
+    def batchable(self) -> bool:
+        """Whether placing one task leaves every other row's standing for the next unchanged.
+
+        True when only attribute constraints apply: then the row chosen for one task stays
+        the best for the next as long as it fits (bin-packing fitness only rises as it fills).
+        """
+        return not (
+            self.unique_host
+            or self.soft_unique_host
+            or self.exclusive
+            or self.soft_exclusive
+            or self.balanced
+            or self.soft_balanced
+        )
+
+    @property
+    def job_attributes(self) -> tuple[str, ...]:
+        return tuple(sorted({*self.balanced, *self.soft_balanced}))
+
+
+def _class_key(task: Task, demand: FloatArray) -> tuple[object, ...]:
+    cons = tuple(sorted(c.model_dump_json() for c in task.constraints))
+    job_bound = any(
+        isinstance(c, UniqueHostConstraint | BalancedConstraint) for c in task.constraints
+    )
+    return (tuple(demand.tolist()), task.pool, cons, task.job_name if job_bound else None)
+
+
+def _new_class(task: Task, demand: FloatArray) -> TaskClass:
+    cls = TaskClass(demand=demand, pool=task.pool, job=None)
+    hard: list[tuple[str, str]] = []
+    soft: list[tuple[str, str]] = []
+    balanced: list[str] = []
+    soft_balanced: list[str] = []
+    for c in task.constraints:
+        if isinstance(c, AttributeConstraint):
+            (soft if c.soft else hard).append((c.name, str(c.value)))
+        elif isinstance(c, UniqueHostConstraint):
+            if c.soft:
+                cls.soft_unique_host = True
+            else:
+                cls.unique_host = True
+        elif isinstance(c, ExclusiveConstraint):
+            if c.soft:
+                cls.soft_exclusive = True
+            else:
+                cls.exclusive = True
+        elif c.soft:
+            soft_balanced.append(c.attribute)
+        else:
+            balanced.append(c.attribute)
+    cls.hard_attrs = tuple(sorted(set(hard)))
+    cls.soft_attrs = tuple(sorted(set(soft)))
+    cls.balanced = tuple(sorted(set(balanced)))
+    cls.soft_balanced = tuple(sorted(set(soft_balanced)))
+    if cls.unique_host or cls.soft_unique_host or cls.balanced or cls.soft_balanced:
+        cls.job = task.job_name
+    return cls
+
+
+def task_classes(snapshot: Snapshot, dims: dict[str, int]) -> list[TaskClass]:
+    """Classes in placement order: hard-constrained first, then larger first (FFD).
+
+    Size is the task's demand summed over resources, each as a share of the largest pool
+    capacity in that resource. Ties go to the class whose oldest task is oldest, then by id.
+    """
+    classes: dict[tuple[object, ...], TaskClass] = {}
+    for task in snapshot.pending:
+        demand = vector(dims, task.resources)
+        key = _class_key(task, demand)
+        cls = classes.get(key)
+        if cls is None:
+            cls = classes[key] = _new_class(task, demand)
+        cls.tasks.append(task)
+    scale = np.zeros(len(dims), dtype=np.float64)
+    for pool in snapshot.pools:
+        scale = np.maximum(scale, vector(dims, pool.capacity))
+    scale[scale == 0] = 1.0
+
+    def order(task: Task) -> tuple[datetime, str]:
+        return (task.submitted or _EPOCH, task.id)
+
+    for cls in classes.values():
+        cls.tasks.sort(key=order)
+
+    def rank(cls: TaskClass) -> tuple[bool, float, datetime, str]:
+        size = float(np.sum(cls.demand / scale))
+        first = order(cls.tasks[0])
+        return (not cls.constrained, -size, first[0], first[1])
+
+    return sorted(classes.values(), key=rank)
