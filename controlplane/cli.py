@@ -24,7 +24,7 @@ def load_snapshot(path: str) -> Snapshot:
     try:
         return Snapshot.model_validate_json(text)
     except ValidationError as exc:
-        raise InputError(f"{path}: {describe(exc)}") from exc
+        raise InputError(f"{'<stdin>' if path == '-' else path}: {describe(exc)}") from exc
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:

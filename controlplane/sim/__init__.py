@@ -1,0 +1,1 @@
+"""The embedded world: workloads and instances for tests, benchmarks and the demo."""

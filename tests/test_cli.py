@@ -1,0 +1,79 @@
+"""`controlplane plan`: exit codes, stdout only on success, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from controlplane.cli import main
+from controlplane.model import Plan
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "snapshot.json"
+
+
+def test_plan_example_prints_contract_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(EXAMPLE)]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(out)
+    Plan.model_validate(data)
+    assert data["version"] == 1
+    assert {"placements", "unplaced", "scale_up", "scale_down", "summary"} <= set(data)
+    for placement in data["placements"]:
+        assert ("agent" in placement) != ("new" in placement)
+    assert data["unplaced"][0]["reason"].startswith("needs 500000 mem")
+
+
+def test_plan_table_format(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(EXAMPLE), "--format", "table"]) == 0
+    out = capsys.readouterr().out
+    assert "SCALE UP" in out and "SCALE DOWN" in out and "UNPLACED" in out
+    assert out.startswith("placed ")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "invalid JSON"),
+        ('{"version": 1, "now": "2026-11-23T12:00:00Z", "pools": [], "oops": 1}', "oops"),
+        ('{"version": 1, "pools": []}', "now: missing required field"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_no_stdout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    path = tmp_path / "snap.json"
+    path.write_text(content)
+    assert main(["plan", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1
+    assert message in lines[0]
+    assert lines[0].startswith("controlplane: error: ")
+
+
+def test_missing_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(tmp_path / "absent.json")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "cannot read" in captured.err
+
+
+def test_console_script_reads_stdin_and_is_deterministic() -> None:
+    text = EXAMPLE.read_text()
+    cmd = [sys.executable, "-m", "controlplane", "plan", "-"]
+    first = subprocess.run(cmd, input=text, capture_output=True, text=True, check=True)
+    second = subprocess.run(cmd, input=text, capture_output=True, text=True, check=True)
+    assert first.stdout == second.stdout
+    assert first.stderr == ""
+
+
+def test_console_script_bad_input_exit_code() -> None:
+    cmd = [sys.executable, "-m", "controlplane", "plan", "-"]
+    proc = subprocess.run(cmd, input="[]", capture_output=True, text=True, check=False)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1
