@@ -93,3 +93,9 @@ def test_draining_agents_are_not_idle_candidates() -> None:
     agents = [agent("A-1", idle_s=9000, state="draining"), agent("A-2", idle_s=9000)]
     plan = run([pool(desired=(2, 0, 0), max_idle=1)], agents)
     assert plan.scale_down == []
+
+
+def test_agent_using_resources_without_tasks_is_not_idle() -> None:
+    agents = [agent("A-1", idle_s=9000, used={"cpus": 1})]
+    plan = run([pool(desired=(1, 0, 0))], agents)
+    assert plan.scale_down == []

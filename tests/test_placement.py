@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tests.builders import agent, pool, run, targets, task
 
+ZONES2 = ("us-east-1a", "us-east-1b")
+
 
 def test_binpack_prefers_the_fullest_agent_that_fits() -> None:
     agents = [
@@ -160,3 +162,37 @@ def test_named_scalar_must_fit_like_the_others() -> None:
     where = targets(plan)
     assert sum(1 for v in where.values() if v == "A-1") == 2
     assert sum(1 for v in where.values() if v.startswith("batch/")) == 1
+
+
+def test_balanced_counts_tasks_on_draining_agents() -> None:
+    agents = [
+        agent("A-1", zone="us-east-1a", state="draining", jobs={"etl": 1}, used={"cpus": 1}),
+        agent("B-1", zone="us-east-1b"),
+        agent("A-2", zone="us-east-1a"),
+    ]
+    balanced = [{"kind": "balanced", "attribute": "zone"}]
+    plan = run(
+        [pool(zones=ZONES2, desired=(2, 1))], agents, [task("e", job="etl", constraints=balanced)]
+    )
+    assert targets(plan) == {"e": "B-1"}
+
+
+def test_balanced_over_hostnames_can_use_new_instances() -> None:
+    agents = [agent("A-1", jobs={"web": 1}, used={"cpus": 1})]
+    balanced = [{"kind": "balanced", "attribute": "hostname"}]
+    pending = [task(f"w{i}", job="web", constraints=balanced) for i in range(2)]
+    plan = run([pool(zones=ZONES2, desired=(1, 0))], agents, pending)
+    assert plan.unplaced == []
+    assert sorted(targets(plan).values()) == ["batch/us-east-1a#0", "batch/us-east-1b#0"]
+
+
+def test_unoffered_resource_does_not_dominate_the_order() -> None:
+    # "licences" is offered by no pool: the task asking 5 of them is unplaceable, but it
+    # must not be ranked as huge ahead of the full-instance task.
+    pending = [
+        task("lic", cpus=1, resources={"cpus": 1, "licences": 5}),
+        task("full", cpus=16, mem=1000, submitted="2026-11-23T11:00:00Z"),
+    ]
+    plan = run([pool(zones=ZONES2)], [], pending)
+    assert [pl.task for pl in plan.placements] == ["full"]
+    assert plan.unplaced[0].reason == "needs 5 licences; largest pool instance has 0"

@@ -100,3 +100,16 @@ def test_existing_agent_in_wrong_pool_does_not_count_for_pinned_task() -> None:
     agents = [agent("S-1", pool_name="svc")]
     plan = run(pools, agents, [task("t", pool="batch")])
     assert [(s.pool, s.zone) for s in plan.scale_up] == [("batch", "us-east-1a")]
+
+
+def test_soft_zone_preference_breaks_ties_between_equal_zones_only() -> None:
+    prefer_b = [{"kind": "attribute", "name": "zone", "value": "us-east-1b", "soft": True}]
+    plan = run([pool()], [], [task("t", cpus=16, constraints=prefer_b)])
+    assert _counts(plan.scale_up) == {"us-east-1b": 1}
+    # Zone b is already the largest: balance wins over the preference.
+    plan = run(
+        [pool(desired=(0, 1, 0))],
+        [agent("B-1", zone="us-east-1b", jobs={"x": 1}, used={"cpus": 16})],
+        [task("t", cpus=16, constraints=prefer_b)],
+    )
+    assert _counts(plan.scale_up) == {"us-east-1a": 1}

@@ -19,10 +19,6 @@ def pool_loads(snapshot: Snapshot, table: CandidateTable) -> FloatArray:
     n = table.n
     loads = np.zeros((len(snapshot.pools), len(table.dims)), dtype=np.float64)
     np.add.at(loads, table.pool_idx[:n], table.total[:n] - table.free[:n])
-    index = {p.name: i for i, p in enumerate(snapshot.pools)}
-    for agent in snapshot.agents:
-        if agent.state != "active":  # not in the table; its running work still counts
-            loads[index[agent.pool]] += vector(table.dims, agent.used)
     return loads
 
 

@@ -36,7 +36,7 @@ class RowFilter:
         t, n = self.table, self.table.n
         slack = EPS * np.maximum(t.total[:n], 1.0)
         mask: BoolArray = np.all(t.free[:n] + slack >= cls.demand, axis=1)
-        mask &= ~t.exclusive[:n]
+        mask &= t.usable[:n] & ~t.exclusive[:n]
         if len(pools) < len(t.pools):
             mask &= np.isin(t.pool_idx[:n], pools)
         if cls.exclusive:

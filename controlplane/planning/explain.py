@@ -48,13 +48,16 @@ def cannot_place(
         )
     ]
     n = table.n
-    agents = int(np.sum((table.tier[:n] == REAL) & np.isin(table.pool_idx[:n], pools)))
+    agents = int(
+        np.sum((table.tier[:n] == REAL) & table.usable[:n] & np.isin(table.pool_idx[:n], pools))
+    )
     if not fitting:
         reason = _too_big(snapshot, table, cls, pools)
         big = table.total[:n].max(axis=0) if n else None
         if big is None or np.any(cls.demand > big * (1 + EPS)):
             return reason
-    parts = [f"no room for {_amounts(table, cls.demand) or 'it'} on {agents} eligible agents"]
+    asks = _amounts(table, cls.demand) or "it"
+    parts = [f"none of {agents} active agents in its pools may take {asks}"]
     for name, value in cls.hard_attrs:
         if table.attr_values.get(name, {}).get(value) is None or not np.any(
             table.attr_codes[name][:n] == table.code(name, value)

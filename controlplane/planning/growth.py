@@ -61,11 +61,18 @@ class PoolGrowth:
             return []
         return [z for z in self.zones() if self.groups[z].available and self.groups[z].headroom]
 
-    def choose_zone(self, allowed: list[str]) -> str | None:
-        """The allowed zone whose group will be smallest; ties go to the zone name."""
+    def choose_zone(
+        self, allowed: list[str], preferred: dict[str, int] | None = None
+    ) -> str | None:
+        """The allowed zone whose group will be smallest.
+
+        Between equally small zones, the one meeting more soft preferences (`preferred`:
+        zone -> points), then the zone name. Preferences never unbalance the pool.
+        """
         if not allowed:
             return None
-        return min(allowed, key=lambda z: (self.groups[z].size, z))
+        prefs = preferred or {}
+        return min(allowed, key=lambda z: (self.groups[z].size, -prefs.get(z, 0), z))
 
     def open(self, zone: str) -> int:
         """Count one new instance in `zone`; returns its contract index."""

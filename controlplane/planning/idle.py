@@ -1,9 +1,9 @@
 """The idle buffer: top a pool up to `min_idle`, drain idle agents above `max_idle`.
 
 Scale-down is the dangerous direction, so every condition is a reason to hold: an agent
-goes only if it runs nothing, receives nothing in this plan, has been idle for the pool's
-grace period, sits in a group above its minimum, and the pool is outside its cooldowns and
-not growing in this very plan. Removals come from the pool's largest zone first.
+goes only if it runs and uses nothing, receives nothing in this plan, has been idle for the
+pool's grace period, sits in a group above its minimum, and the pool is outside its
+cooldowns and not growing in this very plan. Removals come from the pool's largest zone first.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def idle_phase(snapshot: Snapshot, table: CandidateTable, growth: list[PoolGrowt
             if a.pool == pool.name
             and a.state == "active"
             and a.running == 0
+            and not any(v > 0 for v in a.used.values())
             and table.placed[rows[a.id]] == 0
         ]
         empty = int(
@@ -114,12 +115,14 @@ def _drain_excess(
         out.holds.append(Hold(pool=pool.name, reason=f"{head}; {cooldown}"))
         return
     by_zone: dict[str, list[Agent]] = {}
-    young = unmanaged = 0
+    young = unknown = unmanaged = 0
     for agent in idle_agents:
         idle_s = _idle_for(snapshot, agent)
         if agent.asg is None:
             unmanaged += 1
-        elif idle_s is None or idle_s < pool.idle_grace_s:
+        elif idle_s is None:
+            unknown += 1
+        elif idle_s < pool.idle_grace_s:
             young += 1
         else:
             by_zone.setdefault(agent.zone, []).append(agent)
@@ -151,7 +154,7 @@ def _drain_excess(
                 asg=agent.asg,
                 zone=zone,
                 reason=f"idle {idle_s:.0f}s (grace {pool.idle_grace_s:g}s); {head}; "
-                f"{zone} has the most instances ({state.size})",
+                f"{zone} is the largest zone with a drainable agent ({state.size} instances)",
             )
         )
         state.removed += 1
@@ -160,6 +163,11 @@ def _drain_excess(
         why = []
         if young:
             why.append(f"{young} idle less than {pool.idle_grace_s:g}s")
+        if unknown:
+            why.append(f"{unknown} with no idle_since")
+        launching = idle - len(idle_agents)
+        if launching:
+            why.append(f"{launching} launching, drainable once registered")
         if unmanaged:
             why.append(f"{unmanaged} in no group")
         at_min = [z for z, a in by_zone.items() if a]

@@ -22,6 +22,7 @@ from controlplane.planning.table import (
     HYPOTHETICAL,
     CandidateTable,
     FloatArray,
+    IntArray,
     Slot,
     instance_attributes,
 )
@@ -61,9 +62,9 @@ class Placer:
                 state = growth.groups[zone]
                 if not state.available:
                     continue
-                attrs = instance_attributes(growth.pool, zone)
                 for i in range(state.launching):
                     slot = Slot(growth.pool.name, zone, i, launching=True)
+                    attrs = instance_attributes(growth.pool, zone, i)
                     self.table.add_row(slot, gi, cap, cap.copy(), HYPOTHETICAL, 0, attrs)
 
     def _capacity(self, pool_i: int) -> FloatArray:
@@ -81,8 +82,12 @@ class Placer:
         """Place every task of the class (or record why not)."""
         pools = self._eligible_pools(cls)
         queue = list(cls.tasks)
+        # True while no existing row can take another task of this class.
+        full = False
+        if cls.batchable:
+            queue, full = self._fill_ranked(cls, pools, queue)
         while queue:
-            best = self._best_row(cls, pools)
+            best = None if full else self._best_row(cls, pools)
             if best is not None:
                 row, why = best
             else:
@@ -91,22 +96,24 @@ class Placer:
                     reason = cannot_place(self.snapshot, self.table, self.growth, cls, pools)
                     self.unplaced.extend(Unplaced(task=t.id, reason=reason) for t in queue)
                     return
-                row, why = opened, "no room on registered agents or launching instances"
+                row, why = opened, "no registered agent or launching instance may take it"
             take = self._batch_size(cls, row, len(queue))
             for t in queue[:take]:
                 self._commit(cls, t, row, why)
             del queue[:take]
+            full = full and self._room(cls, row) == 0
 
-    def _best_row(self, cls: TaskClass, pools: list[int]) -> tuple[int, str] | None:
-        """The best row that may take the class's next task, and why it won."""
+    def _ranked(
+        self, cls: TaskClass, pools: list[int]
+    ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray] | None:
+        """Rows that may take the class's next task, with score, fitness and soft points."""
         n = self.table.n
         if n == 0:
             return None
         mask = self._rows.hard_mask(cls, pools)
-        if cls.balanced:
-            for attribute in cls.balanced:
-                allowed = balanced_allowed(self._rows, cls, pools, attribute, mask)
-                mask &= np.isin(self.table.attr_codes[attribute][:n], allowed)
+        for attribute in cls.balanced:
+            allowed = balanced_allowed(self._rows, cls, pools, attribute, mask)
+            mask &= np.isin(self.table.attr_codes[attribute][:n], allowed)
         rows = np.flatnonzero(mask)
         if rows.size == 0:
             return None
@@ -116,13 +123,54 @@ class Placer:
         )
         soft = soft_score(self._rows, cls, rows) if cls.soft_count else np.zeros(len(rows))
         score = 1000.0 * t.tier[rows] + 2.0 * soft + fit
+        return rows, score, fit, soft
+
+    def _why(self, cls: TaskClass, row: int, fit: float, soft: float, rank: str) -> str:
+        pool = self.table.pools[int(self.table.pool_idx[row])]
+        why = f"{rank}: {pool.fitness} fitness {fit:.3f}"
+        if cls.soft_count:
+            why += f", soft constraints met {int(soft)}/{cls.soft_count}"
+        return why
+
+    def _best_row(self, cls: TaskClass, pools: list[int]) -> tuple[int, str] | None:
+        """The best row that may take the class's next task, and why it won."""
+        ranked = self._ranked(cls, pools)
+        if ranked is None:
+            return None
+        rows, score, fit, soft = ranked
         best = int(np.argmax(score))
         row = int(rows[best])
-        pool = t.pools[int(t.pool_idx[row])]
-        why = f"best of {rows.size} candidates: {pool.fitness} fitness {fit[best]:.3f}"
-        if cls.soft_count:
-            why += f", soft constraints met {int(soft[best])}/{cls.soft_count}"
+        why = self._why(cls, row, fit[best], soft[best], f"best of {rows.size} candidates")
         return row, why
+
+    def _fill_ranked(
+        self, cls: TaskClass, pools: list[int], queue: list[Task]
+    ) -> tuple[list[Task], bool]:
+        """Fill existing rows best-first, each to capacity, in one vector pass.
+
+        For a batchable class on bin-packing pools this is exactly the one-task-at-a-time
+        result: placing on the best row only raises its own score, so it stays best until
+        full, and the other rows keep their scores and order. Returns the tasks left and
+        whether every existing row is now full for the class.
+        """
+        ranked = self._ranked(cls, pools)
+        if ranked is None:
+            return queue, True
+        rows, score, fit, soft = ranked
+        if np.any(self.sign[self.table.pool_idx[rows]] < 0):
+            return queue, False  # spread lowers the chosen row's score: go task by task
+        order = np.lexsort((rows, -score))
+        room = self._room_many(cls, rows[order])
+        last = int(np.searchsorted(np.cumsum(room), len(queue)))
+        placed = 0
+        for rank, k in enumerate(order[: last + 1].tolist()):
+            row = int(rows[k])
+            take = min(int(room[rank]), len(queue) - placed)
+            why = self._why(cls, row, fit[k], soft[k], f"rank {rank + 1} of {rows.size} candidates")
+            for t in queue[placed : placed + take]:
+                self._commit(cls, t, row, why)
+            placed += take
+        return queue[placed:], placed < len(queue)
 
     def _open_new(self, cls: TaskClass, pools: list[int]) -> int | None:
         """Open a new instance for the class in the first pool and zone that allow it."""
@@ -139,26 +187,41 @@ class Placer:
                         if self._rows.instance_code(pi, z, attribute) in set(allowed.tolist())
                     ]
             growth = self.growth[pi]
-            zone = growth.choose_zone(zones)
+            prefs = {
+                z: sum(
+                    instance_attributes(growth.pool, z).get(name) == value
+                    for name, value in cls.soft_attrs
+                )
+                for z in zones
+            }
+            zone = growth.choose_zone(zones, prefs)
             if zone is None:
                 continue
             index = growth.open(zone)
             cap = self._capacity(pi)
             slot = Slot(growth.pool.name, zone, index, launching=False)
-            attrs = instance_attributes(growth.pool, zone)
+            attrs = instance_attributes(growth.pool, zone, index)
             return self.table.add_row(slot, pi, cap, cap.copy(), HYPOTHETICAL, 0, attrs)
         return None
+
+    def _room_many(self, cls: TaskClass, rows: IntArray) -> IntArray:
+        """How many more tasks of the class each row holds (resources only)."""
+        t = self.table
+        need = cls.demand > 0
+        if not need.any():
+            return np.full(len(rows), np.iinfo(np.int64).max // 2, dtype=np.int64)
+        free = t.free[rows][:, need] + EPS * np.maximum(t.total[rows][:, need], 1.0)
+        room: IntArray = np.floor(np.min(free / cls.demand[need], axis=1)).astype(np.int64)
+        return np.maximum(room, 0)
+
+    def _room(self, cls: TaskClass, row: int) -> int:
+        return int(self._room_many(cls, np.array([row], dtype=np.int64))[0])
 
     def _batch_size(self, cls: TaskClass, row: int, waiting: int) -> int:
         """How many of the class's waiting tasks go on `row` at once (see TaskClass)."""
         if not cls.batchable or waiting == 1 or self.sign[self.table.pool_idx[row]] < 0:
             return 1
-        need = cls.demand > 0
-        if not need.any():
-            return waiting
-        free = self.table.free[row][need] + EPS * np.maximum(self.table.total[row][need], 1.0)
-        fits = int(np.floor(np.min(free / cls.demand[need])))
-        return max(1, min(waiting, fits))
+        return max(1, min(waiting, self._room(cls, row)))
 
     def _commit(self, cls: TaskClass, task: Task, row: int, why: str) -> None:
         t = self.table

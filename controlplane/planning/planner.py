@@ -37,7 +37,7 @@ def plan(snapshot: Snapshot) -> Plan:
     scale_up = _scale_up(growth, idle)
     on_agents = sum(1 for p in placer.placements if p.agent is not None)
     summary = Summary(
-        agents_needed=_agents_needed(snapshot, table),
+        agents_needed=_agents_needed(table),
         lower_bound=lower_bound(snapshot, table),
         placed=len(placer.placements),
         placed_on_agents=on_agents,
@@ -56,12 +56,10 @@ def plan(snapshot: Snapshot) -> Plan:
     )
 
 
-def _agents_needed(snapshot: Snapshot, table: CandidateTable) -> int:
+def _agents_needed(table: CandidateTable) -> int:
     """Instances that hold work once the plan is carried out."""
     n = table.n
-    busy_rows = int(np.sum((table.running[:n] > 0) | (table.placed[:n] > 0)))
-    leaving = sum(1 for a in snapshot.agents if a.state != "active" and a.running > 0)
-    return busy_rows + leaving
+    return int(np.sum((table.running[:n] > 0) | (table.placed[:n] > 0)))
 
 
 def _scale_up(growth: list[PoolGrowth], idle: IdleOutcome) -> list[ScaleUp]:

@@ -1,7 +1,8 @@
 """The candidate table: every place a task can go, as numpy rows.
 
-Rows are the active agents (sorted by id), then the pool's launching instances, then new
-instances opened during planning. Keeping them in one set of arrays lets every per-task
+Rows are the registered agents (sorted by id; only active ones are usable, the others are
+there so their running tasks count for constraints), then the pools' launching instances,
+then new instances opened during planning. Keeping them in one set of arrays lets every per-task
 decision (fits? allowed? best?) be a vector operation over all candidates.
 """
 
@@ -72,6 +73,7 @@ class CandidateTable:
     running: IntArray = field(init=False)
     placed: IntArray = field(init=False)
     exclusive: BoolArray = field(init=False)
+    usable: BoolArray = field(init=False)
     labels: list[str | Slot] = field(default_factory=list)
     attr_codes: dict[str, IntArray] = field(default_factory=dict)
     attr_values: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -86,6 +88,7 @@ class CandidateTable:
         self.running = np.zeros(c, dtype=np.int64)
         self.placed = np.zeros(c, dtype=np.int64)
         self.exclusive = np.zeros(c, dtype=np.bool_)
+        self.usable = np.zeros(c, dtype=np.bool_)
 
     def code(self, attribute: str, value: str) -> int:
         """The integer code of an attribute value (allocated on first sight)."""
@@ -110,6 +113,7 @@ class CandidateTable:
         tier: int,
         running: int,
         attributes: Mapping[str, str],
+        usable: bool = True,
     ) -> int:
         row = self.n
         if row >= self.capacity:
@@ -119,6 +123,7 @@ class CandidateTable:
         self.pool_idx[row] = pool_index
         self.tier[row] = tier
         self.running[row] = running
+        self.usable[row] = usable
         for name, codes in self.attr_codes.items():
             value = attributes.get(name)
             codes[row] = -1 if value is None else self.code(name, value)
@@ -141,6 +146,7 @@ class CandidateTable:
         self.running = pad(self.running)  # type: ignore[assignment]
         self.placed = pad(self.placed)  # type: ignore[assignment]
         self.exclusive = pad(self.exclusive, False)  # type: ignore[assignment]
+        self.usable = pad(self.usable, False)  # type: ignore[assignment]
         for name in list(self.attr_codes):
             self.attr_codes[name] = pad(self.attr_codes[name], -1)  # type: ignore[assignment]
         for job in list(self.job_counts):
@@ -160,10 +166,20 @@ def agent_attributes(agent: Agent, pool: Pool) -> dict[str, str]:
     return attrs
 
 
-def instance_attributes(pool: Pool, zone: str) -> dict[str, str]:
-    """Attributes a not-yet-registered instance will carry (its hostname is unknown)."""
+#: The hostname a constraint sees on an instance not yet opened: a host of its own.
+FRESH_HOST = "(new host)"
+
+
+def instance_attributes(pool: Pool, zone: str, index: int | None = None) -> dict[str, str]:
+    """Attributes a not-yet-registered instance will carry.
+
+    Its real hostname is unknown, so it gets one that no agent has (`(new) pool/zone#index`,
+    or FRESH_HOST before it is opened): a pin to a real host never matches it, and a job
+    balanced over hosts sees it as a host with none of its tasks.
+    """
     attrs: dict[str, str] = {k: str(v) for k, v in pool.attributes.items()}
-    attrs.update(zone=zone, pool=pool.name, instance_type=pool.instance_type)
+    host = FRESH_HOST if index is None else f"(new) {pool.name}/{zone}#{index}"
+    attrs.update(zone=zone, pool=pool.name, instance_type=pool.instance_type, hostname=host)
     return attrs
 
 
@@ -174,16 +190,16 @@ def build_table(
     jobs: Iterable[str],
     extra_rows: int,
 ) -> CandidateTable:
-    """Rows for the active agents, sorted by id; attribute codes and job counts filled in."""
-    active = sorted((a for a in snapshot.agents if a.state == "active"), key=lambda a: a.id)
+    """Rows for the registered agents, sorted by id; attribute codes and job counts filled in."""
+    agents = sorted(snapshot.agents, key=lambda a: a.id)
     pool_index = {p.name: i for i, p in enumerate(snapshot.pools)}
-    table = CandidateTable(dims=dims, pools=snapshot.pools, capacity=len(active) + extra_rows + 1)
+    table = CandidateTable(dims=dims, pools=snapshot.pools, capacity=len(agents) + extra_rows + 1)
     for name in sorted(set(attributes)):
         table.track_attribute(name)
     wanted_jobs = set(jobs)
     for job in sorted(wanted_jobs):
         table.track_job(job)
-    for agent in active:
+    for agent in agents:
         pool = snapshot.pools[pool_index[agent.pool]]
         total = vector(dims, agent.total)
         used = vector(dims, agent.used)
@@ -195,6 +211,7 @@ def build_table(
             REAL,
             agent.running,
             agent_attributes(agent, pool),
+            usable=agent.state == "active",
         )
         for job, count in agent.jobs.items():
             if job in wanted_jobs:

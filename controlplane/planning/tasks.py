@@ -120,7 +120,8 @@ def task_classes(snapshot: Snapshot, dims: dict[str, int]) -> list[TaskClass]:
     """Classes in placement order: hard-constrained first, then larger first (FFD).
 
     Size is the task's demand summed over resources, each as a share of the largest pool
-    capacity in that resource. Ties go to the class whose oldest task is oldest, then by id.
+    capacity in that resource (of the largest ask, for a resource no pool offers). Ties go
+    to the class whose oldest task is oldest, then by id.
     """
     classes: dict[tuple[object, ...], TaskClass] = {}
     for task in snapshot.pending:
@@ -133,6 +134,10 @@ def task_classes(snapshot: Snapshot, dims: dict[str, int]) -> list[TaskClass]:
     scale = np.zeros(len(dims), dtype=np.float64)
     for pool in snapshot.pools:
         scale = np.maximum(scale, vector(dims, pool.capacity))
+    # A resource no pool offers: measure it against the largest ask, so raw units do not rank.
+    unoffered = scale == 0
+    for cls in classes.values():
+        scale[unoffered] = np.maximum(scale[unoffered], cls.demand[unoffered])
     scale[scale == 0] = 1.0
 
     def order(task: Task) -> tuple[datetime, str]:
