@@ -66,7 +66,7 @@ Fitness = Literal["binpack", "binpack_cpu", "binpack_mem", "binpack_network", "s
 class Strict(BaseModel):
     """Base for every contract model: unknown fields are errors, instances are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Group(Strict):
@@ -243,9 +243,6 @@ class Snapshot(Strict):
             if name not in pools:
                 raise ValueError(f"history: unknown pool {name!r}")
         return self
-
-    def pool(self, name: str) -> Pool:
-        return next(p for p in self.pools if p.name == name)
 
 
 def _unique(what: str, ids: list[str]) -> None:

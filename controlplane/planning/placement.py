@@ -25,6 +25,7 @@ from controlplane.planning.table import (
     IntArray,
     Slot,
     instance_attributes,
+    vector,
 )
 from controlplane.planning.tasks import TaskClass
 
@@ -68,10 +69,7 @@ class Placer:
                     self.table.add_row(slot, gi, cap, cap.copy(), HYPOTHETICAL, 0, attrs)
 
     def _capacity(self, pool_i: int) -> FloatArray:
-        cap = np.zeros(len(self.table.dims), dtype=np.float64)
-        for name, amount in self.snapshot.pools[pool_i].capacity.items():
-            cap[self.table.dims[name]] = amount
-        return cap
+        return vector(self.table.dims, self.snapshot.pools[pool_i].capacity)
 
     def _eligible_pools(self, cls: TaskClass) -> list[int]:
         if cls.pool is not None:
