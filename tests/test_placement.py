@@ -196,3 +196,32 @@ def test_unoffered_resource_does_not_dominate_the_order() -> None:
     plan = run([pool(zones=ZONES2)], [], pending)
     assert [pl.task for pl in plan.placements] == ["full"]
     assert plan.unplaced[0].reason == "needs 5 licences; largest pool instance has 0"
+
+
+def test_task_needing_an_unoffered_resource_goes_first_to_the_agent_that_has_it() -> None:
+    agents = [agent("A-1", total={"cpus": 16, "mem": 64000, "licences": 5})]
+    pending = [
+        task("big", cpus=16, mem=1000, submitted="2026-11-23T10:00:00Z"),
+        task("lic", resources={"cpus": 0.1, "licences": 5}),
+    ]
+    plan = run([pool(zones=ZONES2, desired=(1, 0))], agents, pending)
+    assert targets(plan) == {"lic": "A-1", "big": "batch/us-east-1b#0"}
+
+
+def test_tasks_asking_nothing_are_placed_without_overflow() -> None:
+    agents = [agent(f"A-{i}") for i in range(4)]
+    pending = [task(f"z{i}", resources={}) for i in range(5)]
+    plan = run([pool(desired=(4, 0, 0), max_idle=4)], agents, pending)
+    assert set(targets(plan).values()) == {"A-0"}
+
+
+def test_host_pin_to_a_draining_agent_says_no_active_agent_has_it() -> None:
+    agents = [agent("A-1", state="draining"), agent("A-2")]
+    pin = [{"kind": "attribute", "name": "hostname", "value": "host-A-1"}]
+    plan = run([pool(desired=(2, 0, 0))], agents, [task("h", constraints=pin)])
+    assert "no active agent has hostname=host-A-1" in plan.unplaced[0].reason
+
+
+def test_agent_using_resources_counts_as_needed() -> None:
+    plan = run([pool(desired=(1, 0, 0))], [agent("A-1", used={"cpus": 4})])
+    assert plan.summary.agents_needed == 1 == plan.summary.lower_bound

@@ -48,21 +48,16 @@ def cannot_place(
         )
     ]
     n = table.n
-    agents = int(
-        np.sum((table.tier[:n] == REAL) & table.usable[:n] & np.isin(table.pool_idx[:n], pools))
-    )
+    active = (table.tier[:n] == REAL) & table.usable[:n] & np.isin(table.pool_idx[:n], pools)
     if not fitting:
         reason = _too_big(snapshot, table, cls, pools)
-        big = table.total[:n].max(axis=0) if n else None
-        if big is None or np.any(cls.demand > big * (1 + EPS)):
+        if not active.any() or np.any(cls.demand > table.total[:n][active].max(axis=0) * (1 + EPS)):
             return reason
     asks = _amounts(table, cls.demand) or "it"
-    parts = [f"none of {agents} active agents in its pools may take {asks}"]
+    parts = [f"none of {int(active.sum())} active agents in its pools may take {asks}"]
     for name, value in cls.hard_attrs:
-        if table.attr_values.get(name, {}).get(value) is None or not np.any(
-            table.attr_codes[name][:n] == table.code(name, value)
-        ):
-            parts.append(f"no agent has {name}={value}")
+        if not np.any(active & (table.attr_codes[name][:n] == table.code(name, value))):
+            parts.append(f"no active agent has {name}={value}")
     if cls.unique_host:
         parts.append(f"unique_host: one task of job {cls.job} per agent")
     if cls.exclusive:

@@ -99,7 +99,7 @@ class Placer:
             for t in queue[:take]:
                 self._commit(cls, t, row, why)
             del queue[:take]
-            full = full and self._room(cls, row) == 0
+            full = full and self._room(cls, row, 1) == 0
 
     def _ranked(
         self, cls: TaskClass, pools: list[int]
@@ -158,7 +158,7 @@ class Placer:
         if np.any(self.sign[self.table.pool_idx[rows]] < 0):
             return queue, False  # spread lowers the chosen row's score: go task by task
         order = np.lexsort((rows, -score))
-        room = self._room_many(cls, rows[order])
+        room = self._room_many(cls, rows[order], len(queue))
         last = int(np.searchsorted(np.cumsum(room), len(queue)))
         placed = 0
         for rank, k in enumerate(order[: last + 1].tolist()):
@@ -202,24 +202,25 @@ class Placer:
             return self.table.add_row(slot, pi, cap, cap.copy(), HYPOTHETICAL, 0, attrs)
         return None
 
-    def _room_many(self, cls: TaskClass, rows: IntArray) -> IntArray:
-        """How many more tasks of the class each row holds (resources only)."""
+    def _room_many(self, cls: TaskClass, rows: IntArray, limit: int) -> IntArray:
+        """How many more tasks of the class each row holds (resources only), at most `limit`."""
         t = self.table
         need = cls.demand > 0
         if not need.any():
-            return np.full(len(rows), np.iinfo(np.int64).max // 2, dtype=np.int64)
+            return np.full(len(rows), limit, dtype=np.int64)
         free = t.free[rows][:, need] + EPS * np.maximum(t.total[rows][:, need], 1.0)
-        room: IntArray = np.floor(np.min(free / cls.demand[need], axis=1)).astype(np.int64)
-        return np.maximum(room, 0)
+        room = np.floor(np.min(free / cls.demand[need], axis=1))
+        out: IntArray = np.clip(room, 0, limit).astype(np.int64)
+        return out
 
-    def _room(self, cls: TaskClass, row: int) -> int:
-        return int(self._room_many(cls, np.array([row], dtype=np.int64))[0])
+    def _room(self, cls: TaskClass, row: int, limit: int) -> int:
+        return int(self._room_many(cls, np.array([row], dtype=np.int64), limit)[0])
 
     def _batch_size(self, cls: TaskClass, row: int, waiting: int) -> int:
         """How many of the class's waiting tasks go on `row` at once (see TaskClass)."""
         if not cls.batchable or waiting == 1 or self.sign[self.table.pool_idx[row]] < 0:
             return 1
-        return max(1, min(waiting, self._room(cls, row)))
+        return max(1, self._room(cls, row, waiting))
 
     def _commit(self, cls: TaskClass, task: Task, row: int, why: str) -> None:
         t = self.table

@@ -57,9 +57,11 @@ def plan(snapshot: Snapshot) -> Plan:
 
 
 def _agents_needed(table: CandidateTable) -> int:
-    """Instances that hold work once the plan is carried out."""
+    """Instances that hold work (tasks, or used resources) once the plan is carried out."""
     n = table.n
-    return int(np.sum((table.running[:n] > 0) | (table.placed[:n] > 0)))
+    holds_work = (table.running[:n] > 0) | (table.placed[:n] > 0)
+    holds_work |= np.any(table.total[:n] - table.free[:n] > 0, axis=1)
+    return int(np.sum(holds_work))
 
 
 def _scale_up(growth: list[PoolGrowth], idle: IdleOutcome) -> list[ScaleUp]:

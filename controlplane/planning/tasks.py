@@ -117,7 +117,9 @@ def _new_class(task: Task, demand: FloatArray) -> TaskClass:
 
 
 def task_classes(snapshot: Snapshot, dims: dict[str, int]) -> list[TaskClass]:
-    """Classes in placement order: hard-constrained first, then larger first (FFD).
+    """Classes in placement order: pinned first, then larger first (FFD).
+
+    Pinned: a hard constraint, or a resource no pool offers (only today's agents can hold it).
 
     Size is the task's demand summed over resources, each as a share of the largest pool
     capacity in that resource (of the largest ask, for a resource no pool offers). Ties go
@@ -149,6 +151,8 @@ def task_classes(snapshot: Snapshot, dims: dict[str, int]) -> list[TaskClass]:
     def rank(cls: TaskClass) -> tuple[bool, float, datetime, str]:
         size = float(np.sum(cls.demand / scale))
         first = order(cls.tasks[0])
-        return (not cls.constrained, -size, first[0], first[1])
+        # A resource no pool offers pins the task to today's agents, like a hard constraint.
+        pinned = cls.constrained or bool(np.any(cls.demand[unoffered] > 0))
+        return (not pinned, -size, first[0], first[1])
 
     return sorted(classes.values(), key=rank)
