@@ -172,18 +172,18 @@ class Placer:
 
     def _open_new(self, cls: TaskClass, pools: list[int]) -> int | None:
         """Open a new instance for the class in the first pool and zone that allow it."""
+        allowed: dict[str, set[int]] = {}
+        if cls.balanced:
+            mask = self._rows.hard_mask(cls, pools)
+            for attribute in cls.balanced:
+                codes = balanced_allowed(self._rows, cls, pools, attribute, mask)
+                allowed[attribute] = set(codes.tolist())
         for pi in pools:
-            zones = self._rows.new_instance_zones(cls, pi)
-            if cls.balanced:
-                for attribute in cls.balanced:
-                    allowed = balanced_allowed(
-                        self._rows, cls, pools, attribute, self._rows.hard_mask(cls, pools)
-                    )
-                    zones = [
-                        z
-                        for z in zones
-                        if self._rows.instance_code(pi, z, attribute) in set(allowed.tolist())
-                    ]
+            zones = [
+                z
+                for z in self._rows.new_instance_zones(cls, pi)
+                if all(self._rows.instance_code(pi, z, a) in ok for a, ok in allowed.items())
+            ]
             growth = self.growth[pi]
             prefs = {
                 z: sum(
