@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from controlplane.errors import InputError, describe
+from controlplane.errors import InputError
+from controlplane.loading import parse_snapshot
 from controlplane.model import Snapshot
 from controlplane.planning import plan
 from controlplane.render import plan_json, plan_table
@@ -21,17 +21,28 @@ def load_snapshot(path: str) -> Snapshot:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read: {exc}") from exc
-    try:
-        return Snapshot.model_validate_json(text)
-    except ValidationError as exc:
-        raise InputError(f"{'<stdin>' if path == '-' else path}: {describe(exc)}") from exc
+    return parse_snapshot(text, "<stdin>" if path == "-" else path)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     snapshot = load_snapshot(args.snapshot)
     result = plan(snapshot)
     out = plan_table(result) if args.format == "table" else plan_json(result)
-    sys.stdout.write(out)
+    return _write(out)
+
+
+def _write(text: str) -> int:
+    """Print `text`; a closed pipe or full disk is a one-line error (exit 1), not a trace."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        # Point stdout at /dev/null so the interpreter's exit-time flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        print(f"controlplane: error: cannot write the plan: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -14,10 +14,22 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     model_validator,
 )
+from pydantic import Strict as StrictMode
+
+from controlplane.numbers import num
+
+#: Bounds that no real cluster reaches; beyond them a value is a typo or garbage, and
+#: refusing it keeps time arithmetic and per-instance work finite.
+MAX_GROUP_SIZE = 1_000_000
+MAX_SECONDS = 10 * 366 * 86400.0
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2500, 1, 1, tzinfo=UTC)
 
 #: Well-known resource names, in the order the planner lays them out; others follow sorted.
 KNOWN_RESOURCES: tuple[str, ...] = ("cpus", "mem", "disk", "network", "gpus", "ports")
@@ -32,41 +44,74 @@ def _check_resources(value: dict[str, float]) -> dict[str, float]:
         if not math.isfinite(amount):
             raise ValueError(f"resource {name!r} must be a finite number, got {amount}")
         if amount < 0:
-            raise ValueError(f"resource {name!r} must be >= 0, got {amount:g}")
+            raise ValueError(f"resource {name!r} must be >= 0, got {num(amount)}")
+    return value
+
+
+def _time_text(value: object) -> object:
+    # Strict mode would refuse ISO strings from Python dicts; lax mode would take a bare
+    # number as unix seconds. Times are RFC 3339 strings (or datetimes built in code).
+    if not isinstance(value, str | datetime):
+        raise ValueError(f"time must be an RFC 3339 string, got {value!r}")
     return value
 
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("time must carry a UTC offset (RFC 3339), e.g. 2026-11-23T12:00:00Z")
-    return value.astimezone(UTC)
+    value = value.astimezone(UTC)
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"time must lie between {EARLIEST:%Y} and {LATEST:%Y}, got {value:%Y}")
+    return value
 
 
-def _attribute_text(value: str | int | float) -> str:
-    if isinstance(value, bool):
-        raise ValueError("attribute values are strings or numbers, not booleans")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+def _attribute_text(value: object) -> str:
+    """Attribute values compare as text: 3, 3.0 and "3" are the same value."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"attribute value must be a string or a number, got {value!r}")
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"attribute value must be finite, got {value}")
+        if value.is_integer():
+            return str(int(value))
     return str(value)
+
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError(f"expected the number 1, got {value!r}")
+    return value
 
 
 #: A resource vector: name -> non-negative finite amount (missing names are 0).
 Resources = Annotated[dict[str, float], AfterValidator(_check_resources)]
-UtcTime = Annotated[datetime, AfterValidator(_utc)]
-AttrValue = Annotated[str | int | float, AfterValidator(_attribute_text)]
+UtcTime = Annotated[datetime, StrictMode(False), BeforeValidator(_time_text), AfterValidator(_utc)]
+#: Given as a string or a number; always held as its text (see `_attribute_text`).
+AttrValue = Annotated[str | int | float, PlainValidator(_attribute_text)]
 Attributes = dict[str, AttrValue]
 NonNegInt = Annotated[int, Field(ge=0)]
 NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+#: An instance count of a group or pool buffer.
+Count = Annotated[int, Field(ge=0, le=MAX_GROUP_SIZE)]
+#: A duration in seconds (grace periods, cooldowns).
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 Name = Annotated[str, Field(min_length=1)]
+
+#: Lifecycle of an agent as Mesos reports it (draining and drained agents take no tasks).
+AgentState = Literal["active", "draining", "drained"]
 
 #: Fitness functions a pool may choose (Fenzo's names in spirit).
 Fitness = Literal["binpack", "binpack_cpu", "binpack_mem", "binpack_network", "spread"]
 
 
 class Strict(BaseModel):
-    """Base for every contract model: unknown fields are errors, instances are immutable."""
+    """Base for every contract model: unknown fields are errors, instances are immutable.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Strict types: `true` is not a number, `"5"` is not an integer, `"no"` is not a boolean.
+    A snapshot drives real instances; guessing what a value meant is not our job.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Group(Strict):
@@ -74,9 +119,9 @@ class Group(Strict):
 
     asg: Name
     zone: Name
-    min: NonNegInt
-    max: NonNegInt
-    desired: NonNegInt
+    min: Count
+    max: Count
+    desired: Count
     unavailable_until: UtcTime | None = None
 
     @model_validator(mode="after")
@@ -93,11 +138,11 @@ class Pool(Strict):
     instance_type: Name
     capacity: Resources
     hourly_price: NonNegFloat | None = None
-    min_idle: NonNegInt = 0
-    max_idle: NonNegInt = 0
-    idle_grace_s: NonNegFloat = 600.0
-    scale_up_cooldown_s: NonNegFloat = 60.0
-    scale_down_cooldown_s: NonNegFloat = 300.0
+    min_idle: Count = 0
+    max_idle: Count = 0
+    idle_grace_s: Seconds = 600.0
+    scale_up_cooldown_s: Seconds = 60.0
+    scale_down_cooldown_s: Seconds = 300.0
     fitness: Fitness = "binpack"
     attributes: Attributes = Field(default_factory=dict)
     groups: list[Group]
@@ -130,7 +175,7 @@ class Agent(Strict):
     used: Resources = Field(default_factory=dict)
     tasks: NonNegInt | None = None
     jobs: dict[str, NonNegInt] = Field(default_factory=dict)
-    state: Literal["active", "draining", "drained"] = "active"
+    state: AgentState = "active"
     idle_since: UtcTime | None = None
     attributes: Attributes = Field(default_factory=dict)
 
@@ -139,8 +184,8 @@ class Agent(Strict):
         for name, amount in self.used.items():
             if amount > self.total.get(name, 0.0) * (1 + 1e-9):
                 raise ValueError(
-                    f"agent {self.id}: used {name} {amount:g} exceeds total "
-                    f"{self.total.get(name, 0.0):g}"
+                    f"agent {self.id}: used {name} {num(amount)} exceeds total "
+                    f"{num(self.total.get(name, 0.0))}"
                 )
         in_jobs = sum(self.jobs.values())
         if self.tasks is not None and self.tasks < in_jobs:
@@ -206,7 +251,7 @@ class PoolHistory(Strict):
 class Snapshot(Strict):
     """Everything the planner may know: one consistent picture of the cluster."""
 
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_not_bool)]
     now: UtcTime
     pools: list[Pool]
     agents: list[Agent] = Field(default_factory=list)

@@ -237,6 +237,8 @@ class Row:
     jobs: Counter[str]
     placed: int = 0
     exclusive: bool = False
+    #: Jobs with a hard unique_host task placed here: no other task of theirs may join.
+    closed: set[str] = field(default_factory=set)
 
 
 def fits_row(demand: dict[str, float], row: Row) -> bool:
@@ -298,7 +300,7 @@ class Replay:
 
     def may_take(self, task: Task, row: Row) -> bool:
         """Resources and every hard constraint but `balanced`."""
-        if row.exclusive or not fits_row(task.resources, row):
+        if row.exclusive or job_of(task) in row.closed or not fits_row(task.resources, row):
             return False
         if task.pool is not None and row.pool.name != task.pool:
             return False
@@ -368,6 +370,8 @@ class Replay:
         row.jobs[job_of(task)] += 1
         if any(isinstance(c, ExclusiveConstraint) and not c.soft for c in task.constraints):
             row.exclusive = True
+        if any(isinstance(c, UniqueHostConstraint) and not c.soft for c in task.constraints):
+            row.closed.add(job_of(task))
         for name, value in row.attrs.items():
             self.counts[job_of(task)][name][value] += 1
         return row

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from hypothesis import strategies as st
 
-from controlplane.model import Fitness
+from controlplane.model import AgentState, Fitness
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ LARGE_SHARES: tuple[float, ...] = (0.5, 0.3, 0.7, 1.0)
 HUGE = 1000.0
 USED_FRACTIONS: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 TOTAL_FACTORS: tuple[float, ...] = (1.0, 0.25, 0.5, 2.0)
-STATES = ("active", "active", "active", "active", "draining", "drained")
+STATES: tuple[AgentState, ...] = ("active", "active", "active", "active", "draining", "drained")
 #: What agents run, by job (the agent's `tasks` may add tasks of no known job).
 JOB_SETS: tuple[dict[str, int], ...] = (
     {"j1": 1},

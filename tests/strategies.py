@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 
 from controlplane.model import (
     Agent,
+    AgentState,
     AttributeConstraint,
     BalancedConstraint,
     Constraint,
@@ -182,7 +183,7 @@ def _agent(
     attributes = {k: v for k, v in drawn.items() if v is not None}
     hostnames = (f"ip-{index}", "", f"ip-{index}", "ip-shared")
     instance_ids = (f"i-{index:04x}", None)
-    states = ("active", *STATES) if mode.calm else STATES
+    states: tuple[AgentState, ...] = ("active", *STATES) if mode.calm else STATES
     host, iid, state = digits(draw, len(hostnames), len(instance_ids), len(states))
     return Agent(
         id=f"A-{index}",

@@ -40,6 +40,12 @@ def test_plan_table_format(capsys: pytest.CaptureFixture[str]) -> None:
         ("{not json", "invalid JSON"),
         ('{"version": 1, "now": "2026-11-23T12:00:00Z", "pools": [], "oops": 1}', "oops"),
         ('{"version": 1, "pools": []}', "now: missing required field"),
+        (
+            '{"version": 1, "now": "2026-11-23T12:00:00Z", "now": "2026-11-24T12:00:00Z", '
+            '"pools": []}',
+            "invalid JSON: duplicate key 'now'",
+        ),
+        ('{"version": 1, "now": "2026-11-23T12:00:00Z", "pools": NaN}', "NaN is not a JSON"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_no_stdout(
@@ -76,4 +82,14 @@ def test_console_script_bad_input_exit_code() -> None:
     proc = subprocess.run(cmd, input="[]", capture_output=True, text=True, check=False)
     assert proc.returncode == 2
     assert proc.stdout == ""
+    assert proc.stderr.count("\n") == 1
+
+
+def test_a_plan_that_cannot_be_written_is_one_line_and_exit_1() -> None:
+    """A full disk or closed pipe is not bad input (exit 2) and never a traceback."""
+    cmd = [sys.executable, "-m", "controlplane", "plan", str(EXAMPLE)]
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, text=True, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("controlplane: error: cannot write the plan")
     assert proc.stderr.count("\n") == 1

@@ -152,3 +152,55 @@ def test_bad_json_is_reported() -> None:
     with pytest.raises(ValidationError) as info:
         Snapshot.model_validate_json("{not json")
     assert describe(info.value).startswith("invalid JSON")
+
+
+@pytest.mark.parametrize(
+    ("edit", "where", "what"),
+    [
+        (lambda d: d["pools"][0]["capacity"].update(cpus=True), "pools[0].capacity.cpus", "number"),
+        (lambda d: d["pools"][0]["groups"][0].update(max="5"), "pools[0].groups[0].max", "integer"),
+        (lambda d: d["pools"][0]["groups"][0].update(desired=2.0), "groups[0].desired", "integer"),
+        (lambda d: d["pending"][0]["resources"].update(cpus="1"), "resources.cpus", "number"),
+        (
+            lambda d: d["pending"][0].update(constraints=[{"kind": "exclusive", "soft": "no"}]),
+            "pending[0].constraints[0].exclusive.soft",
+            "boolean",
+        ),
+        (lambda d: d.update(now=1700000000), "now", "RFC 3339 string"),
+        (lambda d: d.update(version=True), "version", "the number 1"),
+        (lambda d: d["agents"][0].update(attributes={"ssd": True}), "attributes.ssd", "string or"),
+    ],
+)
+def test_values_of_the_wrong_type_are_not_coerced(edit: Any, where: str, what: str) -> None:
+    """`true` is not 1 and `"5"` is not 5: a snapshot that drives instances is not guessed at."""
+    doc = _doc()
+    edit(doc)
+    msg = _error(doc)
+    assert where in msg.split(":")[0] and what in msg, msg
+
+
+@pytest.mark.parametrize(
+    ("edit", "where"),
+    [
+        (lambda d: d["pools"][0].update(scale_up_cooldown_s=1e12), "scale_up_cooldown_s"),
+        (lambda d: d["pools"][0].update(scale_down_cooldown_s=1e300), "scale_down_cooldown_s"),
+        (lambda d: d["pools"][0].update(idle_grace_s=4e8), "idle_grace_s"),
+        (lambda d: d["pools"][0]["groups"][0].update(max=10**9, desired=10**9), "groups[0].max"),
+        (lambda d: d["pools"][0].update(min_idle=10**9, max_idle=10**9), "min_idle"),
+        (lambda d: d.update(now="9999-12-31T23:59:59Z"), "now"),
+        (lambda d: d["agents"][0].update(idle_since="0001-01-01T00:00:00Z"), "idle_since"),
+    ],
+)
+def test_values_no_cluster_reaches_are_refused(edit: Any, where: str) -> None:
+    """Beyond these bounds a value is garbage, and accepting it would overflow time
+    arithmetic or ask the planner for a billion instances."""
+    doc = _doc()
+    edit(doc)
+    assert where in _error(doc).split(":")[0]
+
+
+def test_attribute_numbers_compare_as_text() -> None:
+    doc = _doc()
+    doc["agents"][0]["attributes"] = {"gen": 3.0, "rack": 7, "name": "x"}
+    snap = Snapshot.model_validate_json(json.dumps(doc))
+    assert snap.agents[0].attributes == {"gen": "3", "rack": "7", "name": "x"}

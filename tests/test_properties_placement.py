@@ -79,6 +79,7 @@ def test_rule2_hard_constraints(snapshot: Snapshot) -> None:
     job_counts: dict[Target, Counter[str]] = {}
     placed: Counter[Target] = Counter()
     exclusive_targets: set[Target] = set()
+    unique_targets: set[tuple[Target, str]] = set()
     for p in w.plan.placements:
         task = w.tasks[p.task]
         target = target_of(p)
@@ -100,6 +101,7 @@ def test_rule2_hard_constraints(snapshot: Snapshot) -> None:
                     f"{task.id} unique_host: {target} already has "
                     f"{job_counts[target][job_of(task)]} task(s) of job {job_of(task)}"
                 )
+                unique_targets.add((target, job_of(task)))
             elif isinstance(c, ExclusiveConstraint):
                 assert w.running_tasks(target) == 0 and placed[target] == 0, (
                     f"{task.id} exclusive: {target} runs {w.running_tasks(target)} and got "
@@ -114,6 +116,13 @@ def test_rule2_hard_constraints(snapshot: Snapshot) -> None:
         placed[target] += 1
     for target in exclusive_targets:
         assert placed[target] == 1, f"exclusive task shares {target} with another placement"
+    # A unique_host task must still be its job's only task there once the plan is done:
+    # a later task of the job, constrained or not, breaks it as surely as an earlier one.
+    for target, job in unique_targets:
+        assert job_counts[target][job] == 1, (
+            f"unique_host task of job {job} on {target} shares it with "
+            f"{job_counts[target][job] - 1} other task(s) of the job"
+        )
 
 
 @PROPERTY

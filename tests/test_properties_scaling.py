@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from random import Random
+from typing import TypeVar
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -266,6 +268,8 @@ def test_rule6_never_overshoots(snapshot: Snapshot) -> None:
 
 # ---- rule 7: determinism --------------------------------------------------------------------
 
+T = TypeVar("T")
+
 
 @PROPERTY
 @given(VARIED)
@@ -274,6 +278,27 @@ def test_rule7_deterministic(snapshot: Snapshot) -> None:
     assert plan_json(plan(snapshot)) == first
     again = Snapshot.model_validate_json(snapshot.model_dump_json())
     assert plan_json(plan(again)) == first
+
+
+@PROPERTY
+@given(VARIED, st.randoms(use_true_random=False))
+def test_rule7_order_of_lists_does_not_matter(snapshot: Snapshot, rng: Random) -> None:
+    """Pools, groups, agents and pending tasks listed in another order: the same plan."""
+
+    def shuffled(items: list[T]) -> list[T]:
+        out = list(items)
+        rng.shuffle(out)
+        return out
+
+    pools = [p.model_copy(update={"groups": shuffled(p.groups)}) for p in snapshot.pools]
+    other = snapshot.model_copy(
+        update={
+            "pools": shuffled(pools),
+            "agents": shuffled(snapshot.agents),
+            "pending": shuffled(snapshot.pending),
+        }
+    )
+    assert plan_json(plan(other)) == plan_json(plan(snapshot))
 
 
 # ---- summary --------------------------------------------------------------------------------

@@ -46,6 +46,8 @@ class RowFilter:
         if cls.unique_host:
             assert cls.job is not None
             mask &= t.job_counts[cls.job][:n] == 0
+        elif cls.job is not None and cls.job in t.job_closed:
+            mask &= ~t.job_closed[cls.job][:n]
         return mask
 
     def instance_code(self, pool_i: int, zone: str, attribute: str) -> int:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from controlplane.model import Snapshot
+from controlplane.numbers import num
 from controlplane.planning.growth import PoolGrowth
 from controlplane.planning.table import EPS, REAL, CandidateTable, instance_attributes
 from controlplane.planning.tasks import TaskClass
 
 
 def _amounts(table: CandidateTable, demand: np.ndarray) -> str:
-    return ", ".join(f"{d:g} {name}" for name, d in zip(table.dims, demand, strict=True) if d > 0)
+    return ", ".join(
+        f"{num(d)} {name}" for name, d in zip(table.dims, demand, strict=True) if d > 0
+    )
 
 
 def _too_big(snapshot: Snapshot, table: CandidateTable, cls: TaskClass, pools: list[int]) -> str:
@@ -27,7 +30,7 @@ def _too_big(snapshot: Snapshot, table: CandidateTable, cls: TaskClass, pools: l
     over = [i for i, d in enumerate(cls.demand) if d > largest[i] * (1 + EPS)]
     if over:
         i = max(over, key=lambda k: (cls.demand[k] / max(largest[k], 1e-12), -k))
-        return f"needs {cls.demand[i]:g} {names[i]}; {where} has {largest[i]:g}"
+        return f"needs {num(cls.demand[i])} {names[i]}; {where} has {num(largest[i])}"
     return f"needs {_amounts(table, cls.demand)} together; no pool instance holds all of it"
 
 
@@ -39,6 +42,8 @@ def cannot_place(
     pools: list[int],
 ) -> str:
     """Why no registered agent, launching instance or new instance can take the task."""
+    if not pools:
+        return "the snapshot has no pools: nothing can hold it"
     fitting = [
         p
         for p in pools
@@ -60,6 +65,10 @@ def cannot_place(
             parts.append(f"no active agent has {name}={value}")
     if cls.unique_host:
         parts.append(f"unique_host: one task of job {cls.job} per agent")
+    elif cls.job is not None and cls.job in table.job_closed:
+        held = int(np.sum(active & table.job_closed[cls.job][:n]))
+        if held:
+            parts.append(f"{held} of them hold a unique_host task of job {cls.job}")
     if cls.exclusive:
         parts.append("exclusive: needs an agent with no other task")
     for p in fitting:

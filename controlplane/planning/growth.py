@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from controlplane.model import Group, Pool, Snapshot
+from controlplane.numbers import num
 
 
 def timestamp(t: datetime) -> str:
@@ -26,11 +27,23 @@ class GroupState:
     available: bool
     new: int = 0
     removed: int = 0
+    #: Launching instances given a candidate row (the rest can hold no task of this plan).
+    rows: int = 0
 
     @property
     def launching(self) -> int:
         """Instances the group has launched that have not registered as agents."""
         return max(0, self.group.desired - self.registered)
+
+    @property
+    def unrowed(self) -> int:
+        """Launching instances in an available zone left without a row: empty by design."""
+        return self.launching - self.rows if self.available else 0
+
+    @property
+    def shrinking(self) -> bool:
+        """More agents registered than desired: the group is already terminating some."""
+        return self.registered > self.group.desired
 
     @property
     def size(self) -> int:
@@ -81,13 +94,40 @@ class PoolGrowth:
         state.new += 1
         return index
 
+    def open_balanced(self, count: int) -> dict[str, int]:
+        """Open up to `count` instances, each in the then-smallest openable zone (ties by name).
+
+        The same as `count` calls of `open(choose_zone(openable()))`, computed by water level
+        so that a large buffer costs O(zones log size), not a step per instance.
+        """
+        zones = self.openable()
+        if count <= 0 or not zones:
+            return {}
+        size = {z: self.groups[z].size for z in zones}
+        cap = {z: size[z] + self.groups[z].headroom for z in zones}
+
+        def added(level: int) -> int:
+            return sum(max(0, min(level, cap[z]) - size[z]) for z in zones)
+
+        lo, hi = min(size.values()), max(cap.values())
+        while lo < hi:  # the highest level all zones can be raised to with `count`
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if added(mid) <= count else (lo, mid - 1)
+        out = {z: max(0, min(lo, cap[z]) - size[z]) for z in zones}
+        rest = count - sum(out.values())
+        for z in sorted(z for z in zones if size[z] <= lo < cap[z])[:rest]:
+            out[z] += 1
+        for z, k in out.items():
+            self.groups[z].new += k
+        return {z: k for z, k in out.items() if k}
+
     def blocked(self) -> str:
         """Why no zone of this pool can take a new instance (for reasons)."""
         if self.cooldown_until is not None and self.last_scale_up is not None:
             cool = self.pool.scale_up_cooldown_s
             return (
                 f"pool {self.pool.name}: scale-up cooldown until {timestamp(self.cooldown_until)} "
-                f"(last scale-up {timestamp(self.last_scale_up)}, cooldown {cool:g}s)"
+                f"(last scale-up {timestamp(self.last_scale_up)}, cooldown {num(cool)}s)"
             )
         if not self.groups:
             return f"pool {self.pool.name}: has no groups"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from controlplane.model import Agent, Hold, ScaleDown, Snapshot
+from controlplane.numbers import num
 from controlplane.planning.growth import PoolGrowth, timestamp
 from controlplane.planning.table import HYPOTHETICAL, CandidateTable
 
@@ -36,7 +37,7 @@ def _scale_down_cooldown(snapshot: Snapshot, pool_name: str, seconds: float) -> 
             until = stamp + timedelta(seconds=seconds)
             return (
                 f"scale-down cooldown until {timestamp(until)} (last {what} {timestamp(stamp)}, "
-                f"cooldown {seconds:g}s)"
+                f"cooldown {num(seconds)}s)"
             )
     return None
 
@@ -64,6 +65,7 @@ def idle_phase(snapshot: Snapshot, table: CandidateTable, growth: list[PoolGrowt
                 & (table.placed[:n] == 0)
             ).sum()
         )
+        empty += sum(state.unrowed for state in g.groups.values())
         idle = len(idle_agents) + empty
         out.idle[pool.name] = idle
         if idle < pool.min_idle:
@@ -76,15 +78,11 @@ def idle_phase(snapshot: Snapshot, table: CandidateTable, growth: list[PoolGrowt
 def _top_up(g: PoolGrowth, idle: int, out: IdleOutcome) -> None:
     pool = g.pool
     need = pool.min_idle - idle
-    added = 0
-    while added < need:
-        zone = g.choose_zone(g.openable())
-        if zone is None:
-            break
-        g.open(zone)
+    opened = g.open_balanced(need)
+    for zone, count in opened.items():
         key = (pool.name, zone)
-        out.buffer_new[key] = out.buffer_new.get(key, 0) + 1
-        added += 1
+        out.buffer_new[key] = out.buffer_new.get(key, 0) + count
+    added = sum(opened.values())
     if added < need:
         out.holds.append(
             Hold(
@@ -133,7 +131,9 @@ def _drain_excess(
         zones = [
             z
             for z, agents in by_zone.items()
-            if agents and g.groups[z].size - 1 >= g.groups[z].group.min
+            if agents
+            and not g.groups[z].shrinking
+            and g.groups[z].size - 1 >= g.groups[z].group.min
         ]
         if not zones:
             break
@@ -153,7 +153,7 @@ def _drain_excess(
                 instance_id=agent.instance_id,
                 asg=agent.asg,
                 zone=zone,
-                reason=f"idle {idle_s:.0f}s (grace {pool.idle_grace_s:g}s); {head}; "
+                reason=f"idle {num(idle_s)}s (grace {num(pool.idle_grace_s)}s); {head}; "
                 f"{zone} is the largest zone with a drainable agent ({state.size} instances)",
             )
         )
@@ -162,7 +162,7 @@ def _drain_excess(
     if removed < excess:
         why = []
         if young:
-            why.append(f"{young} idle less than {pool.idle_grace_s:g}s")
+            why.append(f"{young} idle less than {num(pool.idle_grace_s)}s")
         if unknown:
             why.append(f"{unknown} with no idle_since")
         launching = idle - len(idle_agents)
@@ -170,9 +170,16 @@ def _drain_excess(
             why.append(f"{launching} launching, drainable once registered")
         if unmanaged:
             why.append(f"{unmanaged} in no group")
-        at_min = [z for z, a in by_zone.items() if a]
+        left = sorted(z for z, a in by_zone.items() if a)
+        for z in (z for z in left if g.groups[z].shrinking):
+            state = g.groups[z]
+            why.append(
+                f"group {state.group.asg} in {z} is already shrinking ({state.registered} "
+                f"registered, desired {state.group.desired}): no drain until they agree"
+            )
+        at_min = [z for z in left if not g.groups[z].shrinking]
         if at_min:
-            why.append(f"groups at min in {', '.join(sorted(at_min))}")
+            why.append(f"groups at min in {', '.join(at_min)}")
         out.holds.append(
             Hold(
                 pool=pool.name,

@@ -55,15 +55,20 @@ class Placer:
             ),
         )
 
-    def add_launching(self) -> None:
-        """Rows for instances launched but not registered, in zones that are available."""
+    def add_launching(self, per_group: int) -> None:
+        """Rows for instances launched but not registered, in zones that are available.
+
+        At most `per_group` rows per group (the pending task count): more could never hold
+        a task, and the rest count as empty launching capacity (`GroupState.unrowed`).
+        """
         for gi, growth in enumerate(self.growth):
             cap = self._capacity(gi)
             for zone in growth.zones():
                 state = growth.groups[zone]
                 if not state.available:
                     continue
-                for i in range(state.launching):
+                state.rows = min(state.launching, per_group)
+                for i in range(state.rows):
                     slot = Slot(growth.pool.name, zone, i, launching=True)
                     attrs = instance_attributes(growth.pool, zone, i)
                     self.table.add_row(slot, gi, cap, cap.copy(), HYPOTHETICAL, 0, attrs)
@@ -228,6 +233,9 @@ class Placer:
         t.placed[row] += 1
         if cls.exclusive:
             t.exclusive[row] = True
+        if cls.unique_host:
+            assert cls.job is not None
+            t.job_closed[cls.job][row] = True
         counts = t.job_counts.get(task.job_name)
         if counts is not None:
             counts[row] += 1

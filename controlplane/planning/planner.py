@@ -15,22 +15,28 @@ from controlplane.planning.growth import PoolGrowth, growth_state
 from controlplane.planning.idle import IdleOutcome, idle_phase
 from controlplane.planning.placement import Placer
 from controlplane.planning.table import CandidateTable, build_table, dimension_names
-from controlplane.planning.tasks import task_classes
+from controlplane.planning.tasks import closing_jobs, task_classes
 
 
 def plan(snapshot: Snapshot) -> Plan:
     """Decide placements, scale-up and scale-down for one snapshot."""
+    # Pools in name order: the plan must not depend on the order the snapshot lists them.
+    snapshot = snapshot.model_copy(update={"pools": sorted(snapshot.pools, key=lambda p: p.name)})
     dims = {name: i for i, name in enumerate(dimension_names(snapshot))}
     classes = task_classes(snapshot, dims)
     attributes = {name for c in classes for name, _ in (*c.hard_attrs, *c.soft_attrs)}
     attributes.update(a for c in classes for a in c.job_attributes)
     jobs = {c.job for c in classes if c.job is not None}
-    launching = sum(max(0, g.desired) for p in snapshot.pools for g in p.groups)
-    table = build_table(snapshot, dims, attributes, jobs, launching + len(snapshot.pending))
     growth = growth_state(snapshot)
+    # A launching instance needs a row only if a task could land on it: at most one per task.
+    per_group = len(snapshot.pending)
+    launching = sum(min(s.launching, per_group) for g in growth for s in g.groups.values())
+    table = build_table(
+        snapshot, dims, attributes, jobs, launching + len(snapshot.pending), closing_jobs(snapshot)
+    )
     weights, sign = pool_weights(snapshot.pools, dims)
     placer = Placer(snapshot, table, growth, weights, sign)
-    placer.add_launching()
+    placer.add_launching(per_group)
     for cls in classes:
         placer.place(cls)
     idle = idle_phase(snapshot, table, growth)

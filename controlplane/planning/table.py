@@ -78,6 +78,8 @@ class CandidateTable:
     attr_codes: dict[str, IntArray] = field(default_factory=dict)
     attr_values: dict[str, dict[str, int]] = field(default_factory=dict)
     job_counts: dict[str, IntArray] = field(default_factory=dict)
+    #: job -> rows holding one of its unique_host tasks from this plan: closed to the job.
+    job_closed: dict[str, BoolArray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         r, c = len(self.dims), self.capacity
@@ -103,6 +105,12 @@ class CandidateTable:
     def track_job(self, job: str) -> None:
         if job not in self.job_counts:
             self.job_counts[job] = np.zeros(self.capacity, dtype=np.int64)
+
+    def track_closing(self, job: str) -> None:
+        """Keep which rows a unique_host task of `job` holds (no other task of it may join)."""
+        self.track_job(job)
+        if job not in self.job_closed:
+            self.job_closed[job] = np.zeros(self.capacity, dtype=np.bool_)
 
     def add_row(
         self,
@@ -151,6 +159,8 @@ class CandidateTable:
             self.attr_codes[name] = pad(self.attr_codes[name], -1)  # type: ignore[assignment]
         for job in list(self.job_counts):
             self.job_counts[job] = pad(self.job_counts[job])  # type: ignore[assignment]
+        for job in list(self.job_closed):
+            self.job_closed[job] = pad(self.job_closed[job], False)  # type: ignore[assignment]
 
 
 def agent_attributes(agent: Agent, pool: Pool) -> dict[str, str]:
@@ -189,6 +199,7 @@ def build_table(
     attributes: Iterable[str],
     jobs: Iterable[str],
     extra_rows: int,
+    closing: Iterable[str] = (),
 ) -> CandidateTable:
     """Rows for the registered agents, sorted by id; attribute codes and job counts filled in."""
     agents = sorted(snapshot.agents, key=lambda a: a.id)
@@ -199,6 +210,9 @@ def build_table(
     wanted_jobs = set(jobs)
     for job in sorted(wanted_jobs):
         table.track_job(job)
+    for job in sorted(set(closing)):
+        table.track_closing(job)
+    wanted_jobs.update(closing)
     for agent in agents:
         pool = snapshot.pools[pool_index[agent.pool]]
         total = vector(dims, agent.total)

@@ -31,7 +31,7 @@ class TaskClass:
 
     demand: FloatArray
     pool: str | None
-    job: str | None  # set only when a constraint counts the job's tasks
+    job: str | None  # set only when a constraint counts (or closes rows to) the job's tasks
     hard_attrs: tuple[tuple[str, str], ...] = ()
     soft_attrs: tuple[tuple[str, str], ...] = ()
     unique_host: bool = False
@@ -76,15 +76,29 @@ class TaskClass:
         return tuple(sorted({*self.balanced, *self.soft_balanced}))
 
 
-def _class_key(task: Task, demand: FloatArray) -> tuple[object, ...]:
-    cons = tuple(sorted(c.model_dump_json() for c in task.constraints))
-    job_bound = any(
+def _job_bound(task: Task, closing: set[str]) -> bool:
+    """Whether placing the task depends on (or changes) where its job's tasks are."""
+    return task.job_name in closing or any(
         isinstance(c, UniqueHostConstraint | BalancedConstraint) for c in task.constraints
     )
-    return (tuple(demand.tolist()), task.pool, cons, task.job_name if job_bound else None)
 
 
-def _new_class(task: Task, demand: FloatArray) -> TaskClass:
+def closing_jobs(snapshot: Snapshot) -> set[str]:
+    """Jobs with a hard unique_host task: no other task of the job may join its agent."""
+    return {
+        t.job_name
+        for t in snapshot.pending
+        if any(isinstance(c, UniqueHostConstraint) and not c.soft for c in t.constraints)
+    }
+
+
+def _class_key(task: Task, demand: FloatArray, closing: set[str]) -> tuple[object, ...]:
+    cons = tuple(sorted(c.model_dump_json() for c in task.constraints))
+    job = task.job_name if _job_bound(task, closing) else None
+    return (tuple(demand.tolist()), task.pool, cons, job)
+
+
+def _new_class(task: Task, demand: FloatArray, closing: set[str]) -> TaskClass:
     cls = TaskClass(demand=demand, pool=task.pool, job=None)
     hard: list[tuple[str, str]] = []
     soft: list[tuple[str, str]] = []
@@ -111,7 +125,7 @@ def _new_class(task: Task, demand: FloatArray) -> TaskClass:
     cls.soft_attrs = tuple(sorted(set(soft)))
     cls.balanced = tuple(sorted(set(balanced)))
     cls.soft_balanced = tuple(sorted(set(soft_balanced)))
-    if cls.unique_host or cls.soft_unique_host or cls.balanced or cls.soft_balanced:
+    if _job_bound(task, closing):
         cls.job = task.job_name
     return cls
 
@@ -126,12 +140,13 @@ def task_classes(snapshot: Snapshot, dims: dict[str, int]) -> list[TaskClass]:
     to the class whose oldest task is oldest, then by id.
     """
     classes: dict[tuple[object, ...], TaskClass] = {}
+    closing = closing_jobs(snapshot)
     for task in snapshot.pending:
         demand = vector(dims, task.resources)
-        key = _class_key(task, demand)
+        key = _class_key(task, demand, closing)
         cls = classes.get(key)
         if cls is None:
-            cls = classes[key] = _new_class(task, demand)
+            cls = classes[key] = _new_class(task, demand, closing)
         cls.tasks.append(task)
     scale = np.zeros(len(dims), dtype=np.float64)
     for pool in snapshot.pools:
