@@ -28,6 +28,9 @@ from controlplane.numbers import num
 #: refusing it keeps time arithmetic and per-instance work finite.
 MAX_GROUP_SIZE = 1_000_000
 MAX_SECONDS = 10 * 366 * 86400.0
+#: No resource of one machine or task reaches this (24 TiB of memory is 2.5e7 MiB); sums of
+#: amounts below it stay finite.
+MAX_RESOURCE = 1e12
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2500, 1, 1, tzinfo=UTC)
 
@@ -45,6 +48,8 @@ def _check_resources(value: dict[str, float]) -> dict[str, float]:
             raise ValueError(f"resource {name!r} must be a finite number, got {amount}")
         if amount < 0:
             raise ValueError(f"resource {name!r} must be >= 0, got {num(amount)}")
+        if amount > MAX_RESOURCE:
+            raise ValueError(f"resource {name!r} must be <= {num(MAX_RESOURCE)}, got {num(amount)}")
     return value
 
 
@@ -89,9 +94,8 @@ UtcTime = Annotated[datetime, StrictMode(False), BeforeValidator(_time_text), Af
 #: Given as a string or a number; always held as its text (see `_attribute_text`).
 AttrValue = Annotated[str | int | float, PlainValidator(_attribute_text)]
 Attributes = dict[str, AttrValue]
-NonNegInt = Annotated[int, Field(ge=0)]
 NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-#: An instance count of a group or pool buffer.
+#: A count of instances (group bounds, idle buffers) or of one agent's tasks.
 Count = Annotated[int, Field(ge=0, le=MAX_GROUP_SIZE)]
 #: A duration in seconds (grace periods, cooldowns).
 Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
@@ -173,8 +177,8 @@ class Agent(Strict):
     zone: Name
     total: Resources
     used: Resources = Field(default_factory=dict)
-    tasks: NonNegInt | None = None
-    jobs: dict[str, NonNegInt] = Field(default_factory=dict)
+    tasks: Count | None = None
+    jobs: dict[str, Count] = Field(default_factory=dict)
     state: AgentState = "active"
     idle_since: UtcTime | None = None
     attributes: Attributes = Field(default_factory=dict)

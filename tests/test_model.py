@@ -189,6 +189,8 @@ def test_values_of_the_wrong_type_are_not_coerced(edit: Any, where: str, what: s
         (lambda d: d["pools"][0].update(min_idle=10**9, max_idle=10**9), "min_idle"),
         (lambda d: d.update(now="9999-12-31T23:59:59Z"), "now"),
         (lambda d: d["agents"][0].update(idle_since="0001-01-01T00:00:00Z"), "idle_since"),
+        (lambda d: d["agents"][0].update(tasks=10**23, jobs={"j": 10**23}), "agents[0].tasks"),
+        (lambda d: d["pools"][0]["capacity"].update(cpus=1e308), "pools[0].capacity"),
     ],
 )
 def test_values_no_cluster_reaches_are_refused(edit: Any, where: str) -> None:
