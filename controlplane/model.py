@@ -8,6 +8,7 @@ ever sees data it fully understands.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -53,11 +54,19 @@ def _check_resources(value: dict[str, float]) -> dict[str, float]:
     return value
 
 
+#: RFC 3339 date-time: date, time, optional fraction; a missing offset is named by `_utc`.
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?")
+
+
 def _time_text(value: object) -> object:
-    # Strict mode would refuse ISO strings from Python dicts; lax mode would take a bare
-    # number as unix seconds. Times are RFC 3339 strings (or datetimes built in code).
-    if not isinstance(value, str | datetime):
-        raise ValueError(f"time must be an RFC 3339 string, got {value!r}")
+    # Strict mode would refuse ISO strings from Python dicts; lax mode would read a number,
+    # or a string of digits, as unix seconds. Times are RFC 3339 strings (or datetimes).
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError(
+            f"time must be an RFC 3339 string like 2026-11-23T12:00:00Z, got {value!r}"
+        )
     return value
 
 
@@ -82,9 +91,10 @@ def _attribute_text(value: object) -> str:
     return str(value)
 
 
-def _not_bool(value: object) -> object:
-    if isinstance(value, bool):
-        raise ValueError(f"expected the number 1, got {value!r}")
+def _exactly_int(value: object) -> object:
+    # Literal[1] alone accepts True and 1.0 (they equal 1).
+    if type(value) is not int:
+        raise ValueError(f"expected the integer 1, got {value!r}")
     return value
 
 
@@ -191,6 +201,13 @@ class Agent(Strict):
                     f"agent {self.id}: used {name} {num(amount)} exceeds total "
                     f"{num(self.total.get(name, 0.0))}"
                 )
+        host = self.hostname or self.id
+        if host.startswith("("):
+            # "(new host)" and "(new) pool/zone#i" name instances not registered yet.
+            raise ValueError(
+                f"agent {self.id}: hostname {host!r} is reserved (a name starting with '(' "
+                "stands for an instance not registered yet)"
+            )
         in_jobs = sum(self.jobs.values())
         if self.tasks is not None and self.tasks < in_jobs:
             raise ValueError(f"agent {self.id}: tasks {self.tasks} is less than the sum of jobs")
@@ -255,7 +272,7 @@ class PoolHistory(Strict):
 class Snapshot(Strict):
     """Everything the planner may know: one consistent picture of the cluster."""
 
-    version: Annotated[Literal[1], BeforeValidator(_not_bool)]
+    version: Annotated[Literal[1], BeforeValidator(_exactly_int)]
     now: UtcTime
     pools: list[Pool]
     agents: list[Agent] = Field(default_factory=list)

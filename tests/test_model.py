@@ -167,7 +167,9 @@ def test_bad_json_is_reported() -> None:
             "boolean",
         ),
         (lambda d: d.update(now=1700000000), "now", "RFC 3339 string"),
-        (lambda d: d.update(version=True), "version", "the number 1"),
+        (lambda d: d.update(now="1764000000"), "now", "RFC 3339 string"),
+        (lambda d: d.update(version=True), "version", "the integer 1"),
+        (lambda d: d.update(version=1.0), "version", "the integer 1"),
         (lambda d: d["agents"][0].update(attributes={"ssd": True}), "attributes.ssd", "string or"),
     ],
 )
@@ -189,6 +191,7 @@ def test_values_of_the_wrong_type_are_not_coerced(edit: Any, where: str, what: s
         (lambda d: d["pools"][0].update(min_idle=10**9, max_idle=10**9), "min_idle"),
         (lambda d: d.update(now="9999-12-31T23:59:59Z"), "now"),
         (lambda d: d["agents"][0].update(idle_since="0001-01-01T00:00:00Z"), "idle_since"),
+        (lambda d: d["agents"][0].update(hostname="(new host)"), "agents[0]"),
         (lambda d: d["agents"][0].update(tasks=10**23, jobs={"j": 10**23}), "agents[0].tasks"),
         (lambda d: d["pools"][0]["capacity"].update(cpus=1e308), "pools[0].capacity"),
     ],
