@@ -365,7 +365,7 @@ class Replay:
             row = self._add_instance(self.w.pools[p.new.pool], p.new.zone, p.new.index)
             self.opened[(p.new.pool, p.new.zone)] += 1
         for name, amount in task.resources.items():
-            row.free[name] = max(row.free.get(name, 0.0) - amount, 0.0)
+            row.free[name] = row.free.get(name, 0.0) - amount  # slack is spent, not renewed
         row.placed += 1
         row.jobs[job_of(task)] += 1
         if any(isinstance(c, ExclusiveConstraint) and not c.soft for c in task.constraints):

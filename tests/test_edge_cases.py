@@ -77,3 +77,16 @@ def test_plan_does_not_depend_on_the_order_pools_are_listed() -> None:
     backward = plan(snapshot(list(reversed(pools)), [], pending))
     assert plan_json(forward) == plan_json(backward)
     assert json.loads(plan_json(forward))["placements"][0]["new"]["pool"] == "alpha"
+
+
+def test_fit_slack_is_granted_once_not_per_task() -> None:
+    """1,000 tasks of 1e-7 cpus on a full 1,000-cpu agent: the 1e-9 relative slack lets 10
+    of them on (1e-6 cpus) and no more, on the per-task path (spread) as on the batched one."""
+    for fitness in ("spread", "binpack"):
+        p = pool(zones=("us-east-1a",), desired=(1,), fitness=fitness)
+        p["capacity"] = {"cpus": 1000}
+        full = agent("A-1", total={"cpus": 1000}, used={"cpus": 1000}, jobs={"x": 1})
+        pending = [task(f"t{i:04d}", cpus=1e-7, mem=0) for i in range(1000)]
+        result = run([p], [full], pending)
+        on_agent = sum(1 for pl in result.placements if pl.agent == "A-1")
+        assert on_agent == 10, fitness

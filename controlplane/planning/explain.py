@@ -7,7 +7,13 @@ import numpy as np
 from controlplane.model import Snapshot
 from controlplane.numbers import num
 from controlplane.planning.growth import PoolGrowth
-from controlplane.planning.table import EPS, REAL, CandidateTable, instance_attributes
+from controlplane.planning.table import (
+    EPS,
+    HYPOTHETICAL,
+    REAL,
+    CandidateTable,
+    instance_attributes,
+)
 from controlplane.planning.tasks import TaskClass
 
 
@@ -60,6 +66,9 @@ def cannot_place(
             return reason
     asks = _amounts(table, cls.demand) or "it"
     parts = [f"none of {int(active.sum())} active agents in its pools may take {asks}"]
+    hypothetical = (table.tier[:n] == HYPOTHETICAL) & np.isin(table.pool_idx[:n], pools)
+    if hypothetical.any():
+        parts.append(f"nor any of {int(hypothetical.sum())} launching or new instances")
     for name, value in cls.hard_attrs:
         if not np.any(active & (table.attr_codes[name][:n] == table.code(name, value))):
             parts.append(f"no active agent has {name}={value}")

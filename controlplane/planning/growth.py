@@ -15,7 +15,9 @@ from controlplane.numbers import num
 
 
 def timestamp(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 in UTC, with the fraction of a second when there is one (reasons are exact)."""
+    fraction = f".{t.microsecond:06d}".rstrip("0") if t.microsecond else ""
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
 
 
 @dataclass

@@ -87,7 +87,7 @@ class Placer:
         queue = list(cls.tasks)
         # True while no existing row can take another task of this class.
         full = False
-        if cls.batchable:
+        if cls.batchable or cls.one_per_row:
             queue, full = self._fill_ranked(cls, pools, queue)
         while queue:
             best = None if full else self._best_row(cls, pools)
@@ -104,7 +104,7 @@ class Placer:
             for t in queue[:take]:
                 self._commit(cls, t, row, why)
             del queue[:take]
-            full = full and self._room(cls, row, 1) == 0
+            full = full and (cls.one_per_row or self._room(cls, row, 1) == 0)
 
     def _ranked(
         self, cls: TaskClass, pools: list[int]
@@ -154,16 +154,18 @@ class Placer:
         For a batchable class on bin-packing pools this is exactly the one-task-at-a-time
         result: placing on the best row only raises its own score, so it stays best until
         full, and the other rows keep their scores and order. Returns the tasks left and
-        whether every existing row is now full for the class.
+        whether every existing row is now full for the class. A `one_per_row` class gives
+        each row at most one task: the row it lands on is closed to the class, the others
+        keep their scores, so this too is the one-task-at-a-time result.
         """
         ranked = self._ranked(cls, pools)
         if ranked is None:
             return queue, True
         rows, score, fit, soft = ranked
-        if np.any(self.sign[self.table.pool_idx[rows]] < 0):
+        if not cls.one_per_row and np.any(self.sign[self.table.pool_idx[rows]] < 0):
             return queue, False  # spread lowers the chosen row's score: go task by task
         order = np.lexsort((rows, -score))
-        room = self._room_many(cls, rows[order], len(queue))
+        room = self._room_many(cls, rows[order], 1 if cls.one_per_row else len(queue))
         last = int(np.searchsorted(np.cumsum(room), len(queue)))
         placed = 0
         for rank, k in enumerate(order[: last + 1].tolist()):
@@ -229,7 +231,9 @@ class Placer:
 
     def _commit(self, cls: TaskClass, task: Task, row: int, why: str) -> None:
         t = self.table
-        t.free[row] = np.maximum(t.free[row] - cls.demand, 0.0)
+        # Not floored at 0: free may dip below 0 by the fit slack (EPS), and must stay there,
+        # or the slack would be granted again to every next tiny task (unbounded over-commit).
+        t.free[row] = t.free[row] - cls.demand
         t.placed[row] += 1
         if cls.exclusive:
             t.exclusive[row] = True

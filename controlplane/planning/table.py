@@ -221,7 +221,7 @@ def build_table(
             agent.id,
             pool_index[agent.pool],
             total,
-            np.maximum(total - used, 0.0),
+            total - used,  # may be slightly negative (used within EPS above total): kept
             REAL,
             agent.running,
             agent_attributes(agent, pool),

@@ -72,6 +72,16 @@ class TaskClass:
         )
 
     @property
+    def one_per_row(self) -> bool:
+        """Whether a row that takes one task of the class can take no other, while every other
+        row's standing is unchanged (hard unique_host or exclusive, nothing balanced).
+
+        Then ranking the rows once and giving one task to each of the best is exactly the
+        one-at-a-time result, whatever the fitness.
+        """
+        return (self.unique_host or self.exclusive) and not (self.balanced or self.soft_balanced)
+
+    @property
     def job_attributes(self) -> tuple[str, ...]:
         return tuple(sorted({*self.balanced, *self.soft_balanced}))
 
