@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainValidator
 from pydantic import Strict as StrictMode
@@ -77,7 +77,7 @@ def _attribute_text(value: object) -> str:
     return str(value)
 
 
-def exactly_int(value: object) -> object:
+def _exactly_int(value: object) -> object:
     # Literal[1] alone accepts True and 1.0 (they equal 1).
     if type(value) is not int:
         raise ValueError(f"expected the integer 1, got {value!r}")
@@ -96,3 +96,5 @@ Count = Annotated[int, Field(ge=0, le=MAX_GROUP_SIZE)]
 #: A duration in seconds (grace periods, cooldowns).
 Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 Name = Annotated[str, Field(min_length=1)]
+#: The contract version this model reads: the integer 1 (not `true`, not `1.0`).
+Version = Annotated[Literal[1], BeforeValidator(_exactly_int)]

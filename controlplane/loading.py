@@ -37,9 +37,7 @@ def parse_json(text: str, source: str) -> Any:
     """The JSON value of `text`; InputError names `source` and what is wrong."""
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except _AmbiguousJSONError as exc:
-        raise InputError(f"{source}: invalid JSON: {exc}") from exc
-    except json.JSONDecodeError as exc:
+    except (_AmbiguousJSONError, json.JSONDecodeError) as exc:
         raise InputError(f"{source}: invalid JSON: {exc}") from exc
     except RecursionError as exc:
         raise InputError(f"{source}: invalid JSON: nested too deeply") from exc

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from controlplane.fields import (
     Attributes,
@@ -20,7 +20,7 @@ from controlplane.fields import (
     Resources,
     Seconds,
     UtcTime,
-    exactly_int,
+    Version,
 )
 from controlplane.numbers import num
 
@@ -191,7 +191,7 @@ class PoolHistory(Strict):
 class Snapshot(Strict):
     """Everything the planner may know: one consistent picture of the cluster."""
 
-    version: Annotated[Literal[1], BeforeValidator(exactly_int)]
+    version: Version
     now: UtcTime
     pools: list[Pool]
     agents: list[Agent] = Field(default_factory=list)

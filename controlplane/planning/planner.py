@@ -15,7 +15,7 @@ from controlplane.planning.growth import PoolGrowth, growth_state
 from controlplane.planning.idle import IdleOutcome, idle_phase
 from controlplane.planning.placement import Placer
 from controlplane.planning.table import CandidateTable, build_table, dimension_names
-from controlplane.planning.tasks import closing_jobs, task_classes
+from controlplane.planning.tasks import task_classes
 
 
 def plan(snapshot: Snapshot) -> Plan:
@@ -27,12 +27,13 @@ def plan(snapshot: Snapshot) -> Plan:
     attributes = {name for c in classes for name, _ in (*c.hard_attrs, *c.soft_attrs)}
     attributes.update(a for c in classes for a in c.job_attributes)
     jobs = {c.job for c in classes if c.job is not None}
+    closing = {c.job for c in classes if c.unique_host and c.job is not None}
     growth = growth_state(snapshot)
     # A launching instance needs a row only if a task could land on it: at most one per task.
     per_group = len(snapshot.pending)
     launching = sum(min(s.launching, per_group) for g in growth for s in g.groups.values())
     table = build_table(
-        snapshot, dims, attributes, jobs, launching + len(snapshot.pending), closing_jobs(snapshot)
+        snapshot, dims, attributes, jobs, launching + len(snapshot.pending), closing
     )
     weights, sign = pool_weights(snapshot.pools, dims)
     placer = Placer(snapshot, table, growth, weights, sign)

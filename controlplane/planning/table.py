@@ -108,7 +108,6 @@ class CandidateTable:
 
     def track_closing(self, job: str) -> None:
         """Keep which rows a unique_host task of `job` holds (no other task of it may join)."""
-        self.track_job(job)
         if job not in self.job_closed:
             self.job_closed[job] = np.zeros(self.capacity, dtype=np.bool_)
 
@@ -210,9 +209,8 @@ def build_table(
     wanted_jobs = set(jobs)
     for job in sorted(wanted_jobs):
         table.track_job(job)
-    for job in sorted(set(closing)):
+    for job in sorted(set(closing)):  # a subset of `jobs`: their counts are tracked too
         table.track_closing(job)
-    wanted_jobs.update(closing)
     for agent in agents:
         pool = snapshot.pools[pool_index[agent.pool]]
         total = vector(dims, agent.total)

@@ -93,7 +93,7 @@ def _job_bound(task: Task, closing: set[str]) -> bool:
     )
 
 
-def closing_jobs(snapshot: Snapshot) -> set[str]:
+def _closing_jobs(snapshot: Snapshot) -> set[str]:
     """Jobs with a hard unique_host task: no other task of the job may join its agent."""
     return {
         t.job_name
@@ -150,7 +150,7 @@ def task_classes(snapshot: Snapshot, dims: dict[str, int]) -> list[TaskClass]:
     to the class whose oldest task is oldest, then by id.
     """
     classes: dict[tuple[object, ...], TaskClass] = {}
-    closing = closing_jobs(snapshot)
+    closing = _closing_jobs(snapshot)
     for task in snapshot.pending:
         demand = vector(dims, task.resources)
         key = _class_key(task, demand, closing)
