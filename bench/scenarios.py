@@ -6,15 +6,29 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from controlplane.model import Agent, Group, Pool, Snapshot, Task
+from controlplane.model import (
+    Agent,
+    BalancedConstraint,
+    Constraint,
+    ExclusiveConstraint,
+    Group,
+    Pool,
+    Snapshot,
+    Task,
+    UniqueHostConstraint,
+)
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 
 
-def fenzo(agents: int = 10_000, tasks: int = 200, seed: int = 7) -> Snapshot:
+def fenzo(
+    agents: int = 10_000, tasks: int = 200, seed: int = 7, constraint: str | None = None
+) -> Snapshot:
     """Fenzo's published setup: 8-cpu hosts partly filled; tasks 20% 1-cpu, 40% half-host,
-    the rest three-quarter-host."""
+    the rest three-quarter-host. `constraint` ("unique_host", "exclusive" or "balanced")
+    gives every task that hard constraint (balanced: over zones), so constrained placement
+    paths can be timed on the same cluster."""
     rng = np.random.default_rng(seed)
     pool = Pool(
         name="fenzo",
@@ -56,7 +70,20 @@ def fenzo(agents: int = 10_000, tasks: int = 200, seed: int = 7) -> Snapshot:
             id=f"t{i:06d}",
             job=f"j{i % 50}",
             resources={"cpus": float(c), "mem": float(c) * 4000, "network": float(c) * 100},
+            constraints=_constraints(constraint),
         )
         for i, c in enumerate(shapes)
     ]
     return Snapshot(version=1, now=NOW, pools=[pool], agents=agent_list, pending=pending)
+
+
+def _constraints(kind: str | None) -> list[Constraint]:
+    if kind is None:
+        return []
+    if kind == "unique_host":
+        return [UniqueHostConstraint(kind="unique_host")]
+    if kind == "exclusive":
+        return [ExclusiveConstraint(kind="exclusive")]
+    if kind == "balanced":
+        return [BalancedConstraint(kind="balanced", attribute="zone")]
+    raise ValueError(f"unknown constraint {kind!r}: unique_host, exclusive or balanced")
