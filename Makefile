@@ -6,9 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt tools/http_parser_wheel.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	tools/http_parser_wheel.sh $(BIN)/python $(VENV)/wheelhouse
+	$(BIN)/pip install --quiet -c constraints.txt $(VENV)/wheelhouse/http_parser-*.whl
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
