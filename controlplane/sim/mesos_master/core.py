@@ -1,0 +1,443 @@
+"""The emulated master's state machine: agents, offers, tasks and frameworks.
+
+No HTTP here: `scheduler_calls` and `operator_calls` turn requests into calls on
+`MasterCore`, and `tick()` moves time-driven things (task ends, heartbeats, decline filters,
+drain grace periods, framework failover timeouts). One lock guards everything; events go
+into per-framework queues that the HTTP layer writes out without holding it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from controlplane.sim.clock import Clock, RealClock
+from controlplane.sim.mesos_master.state import (
+    HEARTBEAT_INTERVAL_S,
+    JSON,
+    EventStream,
+    Framework,
+    Offer,
+    Scalars,
+    SimAgent,
+    SimTask,
+    add_all,
+    fits,
+    new_uuid,
+    offer_json,
+    positive,
+    subtract,
+    value,
+    worth_offering,
+)
+
+log = logging.getLogger(__name__)
+DEFAULT_AGENT = {"cpus": 4.0, "mem": 16384.0, "disk": 100000.0}
+
+
+class CallError(Exception):
+    """A request the master refuses: HTTP status and the master's message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class MasterCore:
+    """One Mesos master's memory. Thread-safe; every public method takes the lock."""
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        *,
+        master_id: str | None = None,
+        allocation_interval_s: float = 1.0,
+        offer_timeout_s: float | None = None,
+    ) -> None:
+        self.clock = clock or RealClock()
+        self.master_id = master_id or str(uuid.uuid4())
+        self.allocation_interval_s = allocation_interval_s
+        self.offer_timeout_s = offer_timeout_s
+        self.lock = threading.RLock()
+        self.agents: dict[str, SimAgent] = {}
+        self.gone_agents: set[str] = set()
+        self.frameworks: dict[str, Framework] = {}
+        self.completed_frameworks: set[str] = set()
+        self.offers: dict[str, Offer] = {}
+        self.completed_tasks: deque[SimTask] = deque(maxlen=1000)
+        self._ids = itertools.count()
+        self._agent_ids = itertools.count()
+        self._framework_ids = itertools.count()
+        self._allocate_now = True
+        self._next_allocation = 0.0
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        with self.lock:
+            yield
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    # ---- agents -------------------------------------------------------------------------
+
+    def add_agent(
+        self,
+        hostname: str | None = None,
+        resources: Scalars | None = None,
+        attributes: dict[str, str | float] | None = None,
+    ) -> str:
+        """Register an agent; returns its id (`<masterId>-S<n>`)."""
+        with self.lock:
+            agent_id = f"{self.master_id}-S{next(self._agent_ids)}"
+            host = hostname or f"agent-{len(self.agents) + len(self.gone_agents) + 1}"
+            self.agents[agent_id] = SimAgent(
+                id=agent_id,
+                hostname=host,
+                total=dict(resources or DEFAULT_AGENT),
+                attributes=dict(attributes or {}),
+                registered=self.now(),
+            )
+            self._allocate_now = True
+            return agent_id
+
+    def remove_agent(self, agent_id: str, *, by_operator: bool = False) -> None:
+        """The agent is gone: its tasks are lost, its offers rescinded, frameworks told."""
+        with self.lock:
+            agent = self._agent(agent_id)
+            reason = "REASON_AGENT_REMOVED_BY_OPERATOR" if by_operator else "REASON_AGENT_REMOVED"
+            self._rescind_agent_offers(agent_id)
+            for task in list(agent.tasks.values()):
+                self._end_task(task, "TASK_LOST", reason, "agent removed", from_agent=False)
+            del self.agents[agent_id]
+            self.gone_agents.add(agent_id)
+            for fw in self.frameworks.values():
+                fw.send({"type": "FAILURE", "failure": {"agent_id": value(agent_id)}})
+
+    def set_active(self, agent_id: str, active: bool) -> None:
+        with self.lock:
+            agent = self._agent(agent_id)
+            if active and agent.drain_state == "DRAINING":
+                raise CallError(400, f"Agent {agent_id} is draining; draining cannot be cancelled")
+            agent.active = active
+            if active:
+                agent.drain_state = None
+                agent.drain_deadline = None
+                self._allocate_now = True
+            else:
+                self._rescind_agent_offers(agent_id)
+
+    def drain_agent(self, agent_id: str, grace_s: float | None, mark_gone: bool) -> None:
+        with self.lock:
+            agent = self._agent(agent_id)
+            now = self.now()
+            agent.active = False
+            self._rescind_agent_offers(agent_id)
+            if agent.drain_state != "DRAINING":
+                agent.drain_deadline = now + (grace_s or 0.0)
+            agent.drain_state = "DRAINING"
+            agent.drain_grace_s = grace_s
+            agent.mark_gone = agent.mark_gone or mark_gone
+            self._advance_drain(agent, now)
+
+    def _agent(self, agent_id: str) -> SimAgent:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise CallError(400, f"Agent {agent_id} not found")
+        return agent
+
+    def _advance_drain(self, agent: SimAgent, now: float) -> None:
+        if agent.drain_state != "DRAINING":
+            return
+        if agent.drain_deadline is not None and now >= agent.drain_deadline:
+            for task in list(agent.tasks.values()):
+                self._end_task(task, "TASK_KILLED", "REASON_AGENT_DRAINING", "agent draining")
+        if not agent.tasks:
+            if agent.mark_gone:
+                self.remove_agent(agent.id, by_operator=True)
+            else:
+                agent.drain_state = "DRAINED"
+
+    # ---- frameworks ---------------------------------------------------------------------
+
+    def subscribe(self, info: JSON, framework_id: str | None) -> tuple[Framework, EventStream]:
+        """Subscribe (or resubscribe / fail over) a framework; returns its new stream."""
+        with self.lock:
+            now = self.now()
+            stream = EventStream()
+            if framework_id in self.completed_frameworks:
+                stream.put({"type": "ERROR", "error": {"message": "Framework has been removed"}})
+                stream.close()
+                raise SubscribeRefusedError(stream)
+            if framework_id is None:
+                framework_id = f"{self.master_id}-{next(self._framework_ids):04d}"
+            fw = self.frameworks.get(framework_id)
+            timeout = float(info.get("failover_timeout", 0.0))
+            if fw is None:
+                fw = Framework(framework_id, info, now, timeout)
+                self.frameworks[framework_id] = fw
+            else:
+                if fw.stream is not None and not fw.stream.closed:
+                    fw.stream.put({"type": "ERROR", "error": {"message": "Framework failed over"}})
+                    fw.stream.close()
+                # Outstanding offers go back: the new connection gets fresh ones.
+                for offer in [o for o in self.offers.values() if o.framework_id == fw.id]:
+                    del self.offers[offer.id]
+                fw.info = info
+                fw.failover_timeout_s = timeout
+            fw.stream = stream
+            fw.disconnected_at = None
+            fw.suppressed = False
+            fw.filters.clear()
+            stream.put(
+                {
+                    "type": "SUBSCRIBED",
+                    "subscribed": {
+                        "framework_id": value(framework_id),
+                        "heartbeat_interval_seconds": HEARTBEAT_INTERVAL_S,
+                        "master_info": self.master_info(),
+                    },
+                }
+            )
+            stream.put({"type": "HEARTBEAT"})
+            fw.next_heartbeat = now + HEARTBEAT_INTERVAL_S
+            for event in fw.backlog:
+                stream.put(event)
+            fw.backlog.clear()
+            self._allocate_now = True
+            return fw, stream
+
+    def stream_closed(self, framework_id: str, stream: EventStream) -> None:
+        """The HTTP connection of `stream` ended (client went away or server stopped)."""
+        with self.lock:
+            stream.close()
+            fw = self.frameworks.get(framework_id)
+            if fw is not None and fw.stream is stream:
+                fw.stream = None
+                fw.disconnected_at = self.now()
+                for offer in [o for o in self.offers.values() if o.framework_id == fw.id]:
+                    del self.offers[offer.id]
+                self._allocate_now = True
+
+    def close_streams(self) -> None:
+        """End every framework's connection (the master steps down or stops)."""
+        with self.lock:
+            for fw in self.frameworks.values():
+                if fw.stream is not None:
+                    self.stream_closed(fw.id, fw.stream)
+
+    def remove_framework(self, framework_id: str) -> None:
+        """TEARDOWN or failover timeout: kill its tasks, drop its offers, forget it."""
+        with self.lock:
+            fw = self.frameworks.pop(framework_id)
+            self.completed_frameworks.add(framework_id)
+            for offer in [o for o in self.offers.values() if o.framework_id == framework_id]:
+                del self.offers[offer.id]
+            for agent in self.agents.values():
+                for task in [t for t in agent.tasks.values() if t.framework_id == framework_id]:
+                    self._end_task(task, "TASK_KILLED", None, "framework removed")
+            if fw.stream is not None:
+                fw.stream.close()
+            self._allocate_now = True
+
+    def master_info(self) -> JSON:
+        return {
+            "id": self.master_id,
+            "hostname": "127.0.0.1",
+            "port": 5050,
+            "ip": 2130706433,
+            "version": "1.11.0",
+        }
+
+    # ---- tasks --------------------------------------------------------------------------
+
+    def status(
+        self, task: SimTask, reason: str | None, message: str | None, *, from_agent: bool
+    ) -> JSON:
+        status: JSON = {
+            "task_id": value(task.task_id),
+            "state": task.state,
+            "agent_id": value(task.agent_id),
+            "source": "SOURCE_EXECUTOR" if from_agent else "SOURCE_MASTER",
+            "timestamp": self.now(),
+        }
+        if reason:
+            status["reason"] = reason
+        if message:
+            status["message"] = message
+        if from_agent:
+            # Only agent-generated updates carry a uuid (and want an acknowledgement).
+            status["uuid"] = new_uuid()
+        return status
+
+    def send_update(self, framework_id: str, status: JSON) -> None:
+        fw = self.frameworks.get(framework_id)
+        if fw is not None:
+            fw.send({"type": "UPDATE", "update": {"status": status}})
+
+    def _end_task(
+        self,
+        task: SimTask,
+        state: str,
+        reason: str | None,
+        message: str | None,
+        *,
+        from_agent: bool = True,
+    ) -> None:
+        agent = self.agents.get(task.agent_id)
+        if agent is not None:
+            agent.tasks.pop((task.framework_id, task.task_id), None)
+        task.state = state
+        status = self.status(task, reason, message, from_agent=from_agent)
+        task.statuses.append(status)
+        self.completed_tasks.append(task)
+        self.send_update(task.framework_id, status)
+        self._allocate_now = True
+
+    def kill(self, framework_id: str, task_id: str) -> None:
+        with self.lock:
+            task = self.find_task(framework_id, task_id)
+            if task is None:
+                fake = SimTask(task_id, "", framework_id, "", {}, {}, self.now(), None)
+                fake.state = "TASK_LOST"
+                status = self.status(
+                    fake, "REASON_RECONCILIATION", "unknown task", from_agent=False
+                )
+                status.pop("agent_id")
+                self.send_update(framework_id, status)
+                return
+            self._end_task(
+                task,
+                "TASK_KILLED",
+                "REASON_TASK_KILLED_DURING_LAUNCH" if task.state == "TASK_STAGING" else None,
+                "killed",
+            )
+            self._advance_drain(self.agents[task.agent_id], self.now())
+
+    def find_task(self, framework_id: str, task_id: str) -> SimTask | None:
+        for agent in self.agents.values():
+            task = agent.tasks.get((framework_id, task_id))
+            if task is not None:
+                return task
+        return None
+
+    def launch(self, agent: SimAgent, task: SimTask) -> None:
+        agent.tasks[(task.framework_id, task.task_id)] = task
+        task.state = "TASK_RUNNING"
+        status = self.status(task, None, None, from_agent=True)
+        task.statuses.append(status)
+        self.send_update(task.framework_id, status)
+
+    # ---- offers -------------------------------------------------------------------------
+
+    def offered(self, agent_id: str) -> Scalars:
+        return add_all(o.resources for o in self.offers.values() if o.agent_id == agent_id)
+
+    def free(self, agent: SimAgent) -> Scalars:
+        return positive(subtract(subtract(agent.total, agent.allocated()), self.offered(agent.id)))
+
+    def _rescind_agent_offers(self, agent_id: str) -> None:
+        for offer in [o for o in self.offers.values() if o.agent_id == agent_id]:
+            self.rescind(offer)
+
+    def rescind(self, offer: Offer) -> None:
+        self.offers.pop(offer.id, None)
+        fw = self.frameworks.get(offer.framework_id)
+        if fw is not None:
+            fw.send({"type": "RESCIND", "rescind": {"offer_id": value(offer.id)}})
+        self._allocate_now = True
+
+    def recover(self, offer: Offer, refuse_s: float) -> None:
+        """Unused offer resources go back; the framework refuses the agent for `refuse_s`."""
+        self.offers.pop(offer.id, None)
+        fw = self.frameworks.get(offer.framework_id)
+        if fw is not None and refuse_s > 0:
+            fw.filters[offer.agent_id] = self.now() + refuse_s
+        self._allocate_now = True
+
+    def request_allocation(self) -> None:
+        """Make offers at the next tick rather than at the next allocation interval."""
+        self._allocate_now = True
+
+    def revive(self, framework_id: str) -> None:
+        fw = self.frameworks[framework_id]
+        fw.suppressed = False
+        fw.filters.clear()
+        self._allocate_now = True
+
+    def _allocate(self, now: float) -> None:
+        for fw in sorted(self.frameworks.values(), key=lambda f: f.id):
+            if fw.stream is None or fw.stream.closed or fw.suppressed:
+                continue
+            made: list[JSON] = []
+            for agent in sorted(self.agents.values(), key=lambda a: a.id):
+                if not agent.active or agent.drain_state is not None:
+                    continue
+                if fw.filters.get(agent.id, 0.0) > now:
+                    continue
+                free = self.free(agent)
+                if not worth_offering(free):
+                    continue
+                offer = Offer(f"{self.master_id}-O{next(self._ids)}", fw.id, agent.id, free, now)
+                self.offers[offer.id] = offer
+                made.append(offer_json(offer, agent))
+            if made:
+                fw.send({"type": "OFFERS", "offers": {"offers": made}})
+
+    # ---- time ---------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Do whatever the clock says is due; cheap when nothing is."""
+        with self.lock:
+            now = self.now()
+            for agent in list(self.agents.values()):
+                for task in list(agent.tasks.values()):
+                    if task.ends_at is not None and now >= task.ends_at:
+                        self._end_task(task, task.outcome, None, "command exited")
+                self._advance_drain(agent, now)
+            for fw in list(self.frameworks.values()):
+                if fw.stream is not None and not fw.stream.closed:
+                    if now >= fw.next_heartbeat:
+                        fw.stream.put({"type": "HEARTBEAT"})
+                        fw.next_heartbeat = now + HEARTBEAT_INTERVAL_S
+                elif (
+                    fw.disconnected_at is not None
+                    and now - fw.disconnected_at >= fw.failover_timeout_s
+                ):
+                    log.info("framework %s failover timeout: removing it", fw.id)
+                    self.remove_framework(fw.id)
+                fw.filters = {a: t for a, t in fw.filters.items() if t > now}
+            if self.offer_timeout_s is not None:
+                for offer in list(self.offers.values()):
+                    if now - offer.created >= self.offer_timeout_s:
+                        self.rescind(offer)
+            if self._allocate_now or now >= self._next_allocation:
+                self._allocate_now = False
+                self._next_allocation = now + self.allocation_interval_s
+                self._allocate(now)
+
+    def invariant_violations(self) -> list[str]:
+        """Offered + allocated must never exceed an agent's total (used by tests)."""
+        with self.lock:
+            out = []
+            for agent in self.agents.values():
+                used = add_all([agent.allocated(), self.offered(agent.id)])
+                if not fits(used, agent.total):
+                    out.append(f"{agent.id}: offered+allocated {used} > total {agent.total}")
+                if not agent.active and any(o.agent_id == agent.id for o in self.offers.values()):
+                    out.append(f"{agent.id}: inactive agent has outstanding offers")
+            return out
+
+
+class SubscribeRefusedError(Exception):
+    """SUBSCRIBE of a removed framework: answered with a stream holding only an ERROR."""
+
+    def __init__(self, stream: EventStream) -> None:
+        super().__init__("framework removed")
+        self.stream = stream

@@ -1,0 +1,200 @@
+"""Operator API (`POST /api/v1`) and the legacy `/master/state`: views and agent actions.
+
+Replies follow the v1 proto nesting (`get_agents.agents[].agent_info`, durations as
+`{"nanoseconds": N}`) so a client written against a real master reads them unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controlplane.sim.mesos_master.core import CallError, MasterCore
+from controlplane.sim.mesos_master.state import (
+    JSON,
+    SimAgent,
+    attributes_json,
+    nanos,
+    resources_json,
+    task_json,
+    value,
+)
+
+OPERATOR_CALLS = frozenset(
+    {"GET_AGENTS", "GET_TASKS", "GET_FRAMEWORKS", "GET_STATE", "GET_VERSION", "GET_HEALTH"}
+    | {"DRAIN_AGENT", "DEACTIVATE_AGENT", "REACTIVATE_AGENT", "MARK_AGENT_GONE"}
+)
+#: Calls that change the cluster: they answer 200 with an empty body.
+_ACTIONS = {
+    "DRAIN_AGENT": "drain_agent",
+    "DEACTIVATE_AGENT": "deactivate_agent",
+    "REACTIVATE_AGENT": "reactivate_agent",
+    "MARK_AGENT_GONE": "mark_agent_gone",
+}
+
+
+def handle(core: MasterCore, call: Any) -> JSON | None:
+    """Answer one operator call: a JSON reply, None for an empty 200, or `CallError`."""
+    if not isinstance(call, dict):
+        raise CallError(400, "Failed to parse body into Call: not a JSON object")
+    kind = call.get("type")
+    if kind not in OPERATOR_CALLS:
+        raise CallError(400, f"Failed to parse body into Call: unknown 'type' {kind!r}")
+    with core.locked():
+        if kind == "GET_AGENTS":
+            return {"type": kind, "get_agents": agents_view(core)}
+        if kind == "GET_TASKS":
+            return {"type": kind, "get_tasks": tasks_view(core)}
+        if kind == "GET_FRAMEWORKS":
+            return {"type": kind, "get_frameworks": frameworks_view(core)}
+        if kind == "GET_VERSION":
+            return {"type": kind, "get_version": {"version_info": {"version": "1.11.0"}}}
+        if kind == "GET_HEALTH":
+            return {"type": kind, "get_health": {"healthy": True}}
+        if kind == "GET_STATE":
+            state = {
+                "get_tasks": tasks_view(core),
+                "get_executors": {"executors": []},
+                "get_frameworks": frameworks_view(core),
+                "get_agents": agents_view(core),
+            }
+            return {"type": kind, "get_state": state}
+        field = _ACTIONS[str(kind)]
+        body = call.get(field)
+        if not isinstance(body, dict):
+            raise CallError(400, f"Expecting '{field}' to be present")
+        agent_id = (
+            body.get("agent_id", {}).get("value")
+            if isinstance(body.get("agent_id"), dict)
+            else None
+        )
+        if not isinstance(agent_id, str) or not agent_id:
+            raise CallError(400, f"Expecting '{field}.agent_id' to be present")
+        if kind == "MARK_AGENT_GONE":
+            if agent_id not in core.gone_agents:
+                core.remove_agent(_known(core, agent_id), by_operator=True)
+        elif kind == "DEACTIVATE_AGENT":
+            core.set_active(_known(core, agent_id), False)
+        elif kind == "REACTIVATE_AGENT":
+            core.set_active(_known(core, agent_id), True)
+        else:
+            core.drain_agent(_known(core, agent_id), _grace(body), body.get("mark_gone") is True)
+        return None
+
+
+def _known(core: MasterCore, agent_id: str) -> str:
+    if agent_id not in core.agents:
+        raise CallError(400, f"Agent {agent_id} not found")
+    return agent_id
+
+
+def _grace(body: JSON) -> float | None:
+    grace = body.get("max_grace_period")
+    if grace is None:
+        return None
+    if not isinstance(grace, dict):
+        raise CallError(400, "Failed to parse body into Call: bad 'max_grace_period'")
+    try:
+        seconds = float(grace.get("seconds", 0)) + float(grace.get("nanos", 0)) / 1e9
+    except (TypeError, ValueError) as exc:
+        message = f"Failed to parse body into Call: bad 'max_grace_period': {exc}"
+        raise CallError(400, message) from exc
+    if seconds < 0:
+        raise CallError(400, "'max_grace_period' must be non-negative")
+    return seconds
+
+
+def agent_view(core: MasterCore, agent: SimAgent) -> JSON:
+    out: JSON = {
+        "agent_info": {
+            "hostname": agent.hostname,
+            "port": agent.port,
+            "id": value(agent.id),
+            "resources": resources_json(agent.total),
+            "attributes": attributes_json(agent.attributes),
+        },
+        "active": agent.active,
+        "deactivated": not agent.active,
+        "version": "1.11.0",
+        "pid": f"slave(1)@127.0.0.1:{agent.port}",
+        "registered_time": nanos(agent.registered),
+        "total_resources": resources_json(agent.total),
+        "allocated_resources": resources_json(agent.allocated()),
+        "offered_resources": resources_json(core.offered(agent.id)),
+        "capabilities": [],
+    }
+    if agent.drain_state is not None:
+        config: JSON = {"mark_gone": agent.mark_gone}
+        if agent.drain_grace_s is not None:
+            config["max_grace_period"] = nanos(agent.drain_grace_s)
+        out["drain_info"] = {"state": agent.drain_state, "config": config}
+    return out
+
+
+def agents_view(core: MasterCore) -> JSON:
+    agents = [agent_view(core, a) for a in sorted(core.agents.values(), key=lambda a: a.id)]
+    return {"agents": agents, "recovered_agents": []}
+
+
+def tasks_view(core: MasterCore) -> JSON:
+    live = [task_json(t) for a in core.agents.values() for t in a.tasks.values()]
+    done = [task_json(t) for t in core.completed_tasks]
+    return {
+        "pending_tasks": [],
+        "tasks": live,
+        "unreachable_tasks": [],
+        "completed_tasks": done,
+        "orphan_tasks": [],
+    }
+
+
+def frameworks_view(core: MasterCore) -> JSON:
+    frameworks = []
+    for fw in sorted(core.frameworks.values(), key=lambda f: f.id):
+        info = dict(fw.info)
+        info["id"] = value(fw.id)
+        connected = fw.stream is not None and not fw.stream.closed
+        frameworks.append(
+            {
+                "framework_info": info,
+                "active": connected,
+                "connected": connected,
+                "recovered": False,
+                "registered_time": nanos(fw.registered),
+            }
+        )
+    return {"frameworks": frameworks, "completed_frameworks": []}
+
+
+def legacy_state(core: MasterCore, leader: str) -> JSON:
+    """`GET /master/state`: the pre-v1 view with flat resources and attributes."""
+    with core.locked():
+        slaves = []
+        for agent in sorted(core.agents.values(), key=lambda a: a.id):
+            slave: JSON = {
+                "id": agent.id,
+                "hostname": agent.hostname,
+                "port": agent.port,
+                "pid": f"slave(1)@127.0.0.1:{agent.port}",
+                "registered_time": agent.registered,
+                "active": agent.active,
+                "deactivated": not agent.active,
+                "attributes": dict(agent.attributes),
+                "resources": dict(agent.total),
+                "used_resources": agent.allocated(),
+                "offered_resources": core.offered(agent.id),
+            }
+            if agent.drain_state is not None:
+                slave["drain_info"] = {
+                    "state": agent.drain_state,
+                    "config": {"mark_gone": agent.mark_gone},
+                }
+            slaves.append(slave)
+        return {
+            "version": "1.11.0",
+            "id": core.master_id,
+            "leader": f"master@{leader}",
+            "activated_slaves": sum(a.active for a in core.agents.values()),
+            "slaves": slaves,
+            "frameworks": [f["framework_info"] for f in frameworks_view(core)["frameworks"]],
+            "completed_frameworks": [],
+        }
