@@ -1,0 +1,256 @@
+"""Plan actions into Auto Scaling calls, each safe to retry and checked against the group.
+
+The planner decides what to do; this module refuses what would be unsafe given the group
+as observed: desired above max or below min, terminating an instance that is not drained,
+not in the named group, or already on its way out. Every action returns a result saying
+what happened and why, so the reconcile pass can record it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from controlplane.aws.calls import AwsCaller, BotoClient
+from controlplane.aws.capacity import CapacityLedger, Takeback, record_raise
+from controlplane.aws.errors import AwsError, UnsafeActionError
+from controlplane.aws.observation import AwsObservation
+from controlplane.aws.replies import ObservedGroup
+from controlplane.model import ScaleDown, ScaleUp
+
+Outcome = Literal["done", "dry_run", "skipped", "failed"]
+#: SetInstanceProtection takes at most this many instance ids per call.
+PROTECT_PER_CALL = 50
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What one action did: `done`, `dry_run` (logged only), `skipped` or `failed`."""
+
+    kind: str
+    asg: str
+    outcome: Outcome
+    detail: str
+    instance_id: str | None = None
+
+
+def _group(observation: AwsObservation, asg: str, pool: str, zone: str) -> ObservedGroup:
+    group = observation.groups.get(asg)
+    if group is None:
+        raise UnsafeActionError(f"plan names group {asg!r}, which is not a discovered group")
+    if group.pool != pool or group.zone != zone:
+        raise UnsafeActionError(
+            f"plan puts group {asg} in pool {pool!r}, zone {zone!r}; it is pool "
+            f"{group.pool!r}, zone {group.zone!r}"
+        )
+    return group
+
+
+def apply_scale_ups(
+    caller: AwsCaller,
+    autoscaling: BotoClient,
+    actions: Sequence[ScaleUp],
+    observation: AwsObservation,
+    ledger: CapacityLedger,
+    now: datetime,
+) -> tuple[list[ActionResult], CapacityLedger]:
+    """SetDesiredCapacity(desired + n) per action, clamped to max, skipping backed-off zones.
+
+    The desired value sent is absolute, so repeating a pass on the same observation sets the
+    same value again instead of adding twice. Raises are recorded in the returned ledger.
+    """
+    results: list[ActionResult] = []
+    desired: dict[str, int] = {}
+    for action in actions:
+        group = _group(observation, action.asg, action.pool, action.zone)
+        current = desired.get(group.name, group.desired)
+        blocked = ledger.unavailable_until(group.name, now)
+        if action.count <= 0:
+            results.append(ActionResult("scale_up", group.name, "skipped", "count is not positive"))
+            continue
+        if blocked is not None:
+            detail = f"zone {group.zone} backed off until {blocked.isoformat()}"
+            results.append(ActionResult("scale_up", group.name, "skipped", detail))
+            continue
+        target = min(current + action.count, group.max)
+        if target <= current:
+            detail = f"at max {group.max} (desired {current})"
+            results.append(ActionResult("scale_up", group.name, "skipped", detail))
+            continue
+        clamp = f" (clamped to max {group.max})" if target < current + action.count else ""
+        try:
+            reply = caller.write(
+                autoscaling,
+                "SetDesiredCapacity",
+                idempotent=True,
+                AutoScalingGroupName=group.name,
+                DesiredCapacity=target,
+                HonorCooldown=False,
+            )
+        except AwsError as error:
+            results.append(ActionResult("scale_up", group.name, "failed", str(error)))
+            continue
+        detail = f"desired {current} -> {target}{clamp}: {action.reason}"
+        if reply is None:
+            results.append(ActionResult("scale_up", group.name, "dry_run", detail))
+            continue
+        desired[group.name] = target
+        ledger = record_raise(ledger, group.name, current, target, now)
+        results.append(ActionResult("scale_up", group.name, "done", detail))
+    return results, ledger
+
+
+def apply_scale_downs(
+    caller: AwsCaller,
+    autoscaling: BotoClient,
+    actions: Sequence[ScaleDown],
+    observation: AwsObservation,
+    drained: Mapping[str, bool],
+) -> list[ActionResult]:
+    """Terminate each named instance with decrement, only when `drained[instance_id]` is True.
+
+    Skips instances already leaving and any that would take the group below min. The
+    instance is unprotected just before its termination (it was protected while busy).
+    An unknown instance fails that action with a clear message; the others still run.
+    """
+    results: list[ActionResult] = []
+    desired: dict[str, int] = {}
+    done: set[str] = set()
+    for action in actions:
+        try:
+            group = _group(observation, action.asg, action.pool, action.zone)
+            results.append(
+                _terminate_one(caller, autoscaling, action, group, drained, desired, done)
+            )
+        except AwsError as error:
+            iid = action.instance_id
+            results.append(ActionResult("scale_down", action.asg, "failed", str(error), iid))
+    return results
+
+
+def _terminate_one(
+    caller: AwsCaller,
+    autoscaling: BotoClient,
+    action: ScaleDown,
+    group: ObservedGroup,
+    drained: Mapping[str, bool],
+    desired: dict[str, int],
+    done: set[str],
+) -> ActionResult:
+    iid = action.instance_id
+    if iid is None:
+        return ActionResult(
+            "scale_down", group.name, "skipped", f"agent {action.agent} has no instance id"
+        )
+    instance = group.instance(iid)
+    if instance is None:
+        raise UnsafeActionError(
+            f"instance {iid} (agent {action.agent}) is not an instance of group {group.name}"
+        )
+    if iid in done or instance.leaving:
+        state = "terminated in this pass" if iid in done else instance.lifecycle_state
+        return ActionResult("scale_down", group.name, "skipped", f"already {state}", iid)
+    if drained.get(iid) is not True:
+        return ActionResult("scale_down", group.name, "skipped", "not drained yet", iid)
+    current = desired.get(group.name, group.desired)
+    if current - 1 < group.min:
+        detail = f"group at min {group.min} (desired {current})"
+        return ActionResult("scale_down", group.name, "skipped", detail, iid)
+    if instance.protected:
+        caller.write(
+            autoscaling,
+            "SetInstanceProtection",
+            idempotent=True,
+            AutoScalingGroupName=group.name,
+            InstanceIds=[iid],
+            ProtectedFromScaleIn=False,
+        )
+    reply = caller.write(
+        autoscaling,
+        "TerminateInstanceInAutoScalingGroup",
+        idempotent=False,
+        InstanceId=iid,
+        ShouldDecrementDesiredCapacity=True,
+    )
+    detail = f"desired {current} -> {current - 1}: {action.reason}"
+    if reply is None:
+        return ActionResult("scale_down", group.name, "dry_run", detail, iid)
+    desired[group.name] = current - 1
+    done.add(iid)
+    return ActionResult("scale_down", group.name, "done", detail, iid)
+
+
+def protect_busy(
+    caller: AwsCaller,
+    autoscaling: BotoClient,
+    observation: AwsObservation,
+    busy: Collection[str],
+) -> list[ActionResult]:
+    """Protect from scale-in every instance running tasks that is not protected yet.
+
+    Then neither AZRebalance nor a desired-capacity change can pick a busy instance. Only
+    changed flags are written, so a quiet fleet costs no call.
+    """
+    results: list[ActionResult] = []
+    for name, group in sorted(observation.groups.items()):
+        wanted = sorted(
+            i.instance_id
+            for i in group.instances
+            if i.instance_id in busy and not i.protected and not i.leaving
+        )
+        for start in range(0, len(wanted), PROTECT_PER_CALL):
+            batch = wanted[start : start + PROTECT_PER_CALL]
+            try:
+                reply = caller.write(
+                    autoscaling,
+                    "SetInstanceProtection",
+                    idempotent=True,
+                    AutoScalingGroupName=name,
+                    InstanceIds=batch,
+                    ProtectedFromScaleIn=True,
+                )
+            except AwsError as error:
+                results.append(ActionResult("protect", name, "failed", str(error)))
+                continue
+            outcome: Outcome = "dry_run" if reply is None else "done"
+            detail = f"protected {len(batch)} busy: {', '.join(batch)}"
+            results.append(ActionResult("protect", name, outcome, detail))
+    return results
+
+
+def apply_takebacks(
+    caller: AwsCaller,
+    autoscaling: BotoClient,
+    takebacks: Sequence[Takeback],
+    observation: AwsObservation,
+) -> list[ActionResult]:
+    """Lower desired by what a failed zone did not deliver (never below min or present)."""
+    results: list[ActionResult] = []
+    for back in takebacks:
+        group = observation.groups.get(back.asg)
+        if group is None:
+            results.append(ActionResult("take_back", back.asg, "skipped", "group is gone"))
+            continue
+        target = max(back.desired, group.min, group.present)
+        if target >= group.desired:
+            detail = f"desired {group.desired} already delivered or at min"
+            results.append(ActionResult("take_back", back.asg, "skipped", detail))
+            continue
+        try:
+            reply = caller.write(
+                autoscaling,
+                "SetDesiredCapacity",
+                idempotent=True,
+                AutoScalingGroupName=back.asg,
+                DesiredCapacity=target,
+                HonorCooldown=False,
+            )
+        except AwsError as error:
+            results.append(ActionResult("take_back", back.asg, "failed", str(error)))
+            continue
+        outcome: Outcome = "dry_run" if reply is None else "done"
+        detail = f"desired {group.desired} -> {target}: {back.reason}"
+        results.append(ActionResult("take_back", back.asg, outcome, detail))
+    return results

@@ -1,0 +1,22 @@
+"""boto3 clients for the adapter, configured so that `AwsCaller` alone retries."""
+
+from __future__ import annotations
+
+import boto3
+from mypy_boto3_autoscaling import AutoScalingClient
+from mypy_boto3_ec2 import EC2Client
+
+from controlplane.aws.calls import client_config
+
+
+def make_clients(
+    region: str, endpoint_url: str | None = None, session: boto3.Session | None = None
+) -> tuple[AutoScalingClient, EC2Client]:
+    """Auto Scaling and EC2 clients; `endpoint_url` points both at moto in tests and demos."""
+    session = session or boto3.Session(region_name=region)
+    config = client_config()
+    autoscaling = session.client(
+        "autoscaling", region_name=region, endpoint_url=endpoint_url, config=config
+    )
+    ec2 = session.client("ec2", region_name=region, endpoint_url=endpoint_url, config=config)
+    return autoscaling, ec2

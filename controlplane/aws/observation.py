@@ -1,0 +1,178 @@
+"""One observation pass: the cluster's groups as snapshot pools, plus the raw group state.
+
+The pools are contract models (`controlplane.model.Pool`) the planner reads; the observed
+groups keep what acting needs and the planner does not (instance ids, lifecycle states,
+protection flags). Nothing here writes to AWS.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from controlplane.aws.calls import AwsCaller, BotoClient
+from controlplane.aws.capacity import CapacityLedger, activity_failure
+from controlplane.aws.discovery import GroupDirectory
+from controlplane.aws.errors import BadAwsReplyError
+from controlplane.aws.instance_types import (
+    InstanceTypeCatalog,
+    InstanceTypeInfo,
+    LaunchTemplateTypes,
+)
+from controlplane.aws.pool_rules import (
+    ATTRIBUTE_TAG_PREFIX,
+    AdapterSettings,
+    PoolRules,
+    rules_with_overrides,
+)
+from controlplane.aws.replies import ObservedGroup, ObservedInstance, parse_group
+from controlplane.errors import describe
+from controlplane.model import Group, Pool
+
+
+@dataclass(frozen=True)
+class AwsObservation:
+    """What one pass saw: snapshot pools and the groups behind them, by group name."""
+
+    now: datetime
+    pools: tuple[Pool, ...]
+    groups: Mapping[str, ObservedGroup]
+
+    def launching(self, registered: Collection[str]) -> dict[str, list[ObservedInstance]]:
+        """Per group, instances present but not (yet) registered as Mesos agents."""
+        out: dict[str, list[ObservedInstance]] = {}
+        for name, group in sorted(self.groups.items()):
+            waiting = [
+                i for i in group.instances if not i.leaving and i.instance_id not in registered
+            ]
+            if waiting:
+                out[name] = waiting
+        return out
+
+
+class AwsObserver:
+    """Observes the cluster's groups; owns the discovery and instance-type caches."""
+
+    def __init__(
+        self,
+        caller: AwsCaller,
+        autoscaling: BotoClient,
+        ec2: BotoClient,
+        settings: AdapterSettings,
+        rng: random.Random,
+    ) -> None:
+        self._caller = caller
+        self._autoscaling = autoscaling
+        self._settings = settings
+        self.directory = GroupDirectory(caller, autoscaling, settings, rng)
+        self._templates = LaunchTemplateTypes(
+            caller, ec2, settings.template_ttl_s, settings.cache_jitter, rng
+        )
+        self._types = InstanceTypeCatalog(caller, ec2)
+
+    def observe(self, ledger: CapacityLedger, now: datetime) -> AwsObservation:
+        """Pools and groups as they are now; back-offs in `ledger` become unavailable_until."""
+        groups = [parse_group(raw) for raw in self.directory.describe(now)]
+        by_name = {g.name: g for g in groups}
+        refs = {
+            g.template for g in groups if g.template is not None and not g.instance_type_override
+        }
+        template_types = self._templates.lookup(refs, now) if refs else {}
+        group_types = {
+            g.name: g.instance_type_override or template_types[g.template]  # type: ignore[index]
+            for g in groups
+        }
+        infos = self._types.lookup(set(group_types.values()))
+        pools: list[Pool] = []
+        for pool_name in sorted({g.pool for g in groups}):
+            members = sorted((g for g in groups if g.pool == pool_name), key=lambda g: g.zone)
+            pools.append(self._pool(pool_name, members, group_types, infos, ledger, now))
+        return AwsObservation(now=now, pools=tuple(pools), groups=by_name)
+
+    def scaling_failures(self, ledger: CapacityLedger) -> dict[str, str]:
+        """Failed launch activities of groups with a pending raise (one call per such group).
+
+        Only raised groups are asked, so a quiet fleet makes no DescribeScalingActivities call.
+        """
+        out: dict[str, str] = {}
+        for asg, pending in sorted(ledger.raises.items()):
+            reply = self._caller.read(
+                self._autoscaling,
+                "DescribeScalingActivities",
+                AutoScalingGroupName=asg,
+                MaxRecords=20,
+            )
+            failure = activity_failure(reply.get("Activities", []), pending.raised_at)
+            if failure is not None:
+                out[asg] = failure
+        return out
+
+    def _pool(
+        self,
+        name: str,
+        members: list[ObservedGroup],
+        group_types: Mapping[str, str],
+        infos: Mapping[str, InstanceTypeInfo],
+        ledger: CapacityLedger,
+        now: datetime,
+    ) -> Pool:
+        types = sorted({group_types[g.name] for g in members})
+        if len(types) > 1:
+            raise BadAwsReplyError(
+                f"pool {name}: groups launch different instance types {types}; "
+                "a pool's agents must be identical"
+            )
+        base = self._settings.rules_for(name)
+        rules = {g.name: rules_with_overrides(base, g.tags, f"group {g.name}") for g in members}
+        distinct = {r.model_dump_json() for r in rules.values()}
+        if len(distinct) > 1:
+            raise BadAwsReplyError(f"pool {name}: its groups' controlplane:* rule tags disagree")
+        attributes = _attributes(name, members)
+        rule: PoolRules = rules[members[0].name]
+        info = infos[types[0]]
+        try:
+            return Pool(
+                name=name,
+                instance_type=types[0],
+                capacity=info.capacity(rule),
+                hourly_price=rule.hourly_price,
+                min_idle=rule.min_idle,
+                max_idle=rule.max_idle,
+                idle_grace_s=rule.idle_grace_s,
+                scale_up_cooldown_s=rule.scale_up_cooldown_s,
+                scale_down_cooldown_s=rule.scale_down_cooldown_s,
+                fitness=rule.fitness,
+                attributes=attributes,
+                groups=[
+                    Group(
+                        asg=g.name,
+                        zone=g.zone,
+                        min=g.min,
+                        max=g.max,
+                        desired=g.desired,
+                        unavailable_until=ledger.unavailable_until(g.name, now),
+                    )
+                    for g in members
+                ],
+            )
+        except ValidationError as error:
+            raise BadAwsReplyError(f"pool {name}: {describe(error)}") from error
+
+
+def _attributes(pool: str, members: list[ObservedGroup]) -> dict[str, str | int | float]:
+    found: dict[str, str] = {}
+    for group in members:
+        for key, value in group.tags.items():
+            if not key.startswith(ATTRIBUTE_TAG_PREFIX):
+                continue
+            attr = key.removeprefix(ATTRIBUTE_TAG_PREFIX)
+            if attr in found and found[attr] != value:
+                raise BadAwsReplyError(
+                    f"pool {pool}: tag {key} is {found[attr]!r} on one group, {value!r} on another"
+                )
+            found[attr] = value
+    return dict(sorted(found.items()))

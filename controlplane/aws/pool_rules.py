@@ -1,0 +1,122 @@
+"""Pool scaling rules and adapter settings, from configuration with tag overrides.
+
+Rules live in configuration (a later issue loads them from env/file); an Auto Scaling group
+may override a rule with a tag so that operators can tune one pool without a redeploy.
+Tag names are `controlplane:<rule>` (see `RULE_TAGS` and docs/aws-adapter.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from controlplane.aws.errors import BadAwsReplyError
+from controlplane.model import Fitness
+
+#: Discovery tags: every managed group carries both.
+CLUSTER_TAG = "controlplane:cluster"
+POOL_TAG = "controlplane:pool"
+#: Tags whose value becomes a pool attribute: `controlplane:attr:<name>=<value>`.
+ATTRIBUTE_TAG_PREFIX = "controlplane:attr:"
+
+
+class PoolRules(BaseModel):
+    """How one pool is sized and what one of its instances offers Mesos."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_idle: int = Field(default=0, ge=0)
+    max_idle: int = Field(default=0, ge=0)
+    idle_grace_s: float = Field(default=600.0, ge=0, allow_inf_nan=False)
+    scale_up_cooldown_s: float = Field(default=60.0, ge=0, allow_inf_nan=False)
+    scale_down_cooldown_s: float = Field(default=300.0, ge=0, allow_inf_nan=False)
+    fitness: Fitness = "binpack"
+    hourly_price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    #: Memory the OS and the Mesos agent keep for themselves (MiB), not offered to tasks.
+    mem_reserve_mib: float = Field(default=1024.0, ge=0, allow_inf_nan=False)
+    #: Disk the agent offers (MiB); root volumes are not in instance type data.
+    disk_mib: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+
+#: Rule name -> tag that overrides it on a group.
+RULE_TAGS: dict[str, str] = {
+    name: f"controlplane:{name}"
+    for name in (
+        "min_idle",
+        "max_idle",
+        "idle_grace_s",
+        "scale_up_cooldown_s",
+        "scale_down_cooldown_s",
+        "fitness",
+        "hourly_price",
+        "mem_reserve_mib",
+        "disk_mib",
+    )
+}
+
+
+class AdapterSettings(BaseModel):
+    """What the AWS adapter needs to know beyond the API: cluster, timings, pool rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cluster: str = Field(min_length=1)
+    default_rules: PoolRules = Field(default_factory=PoolRules)
+    pools: dict[str, PoolRules] = Field(default_factory=dict)
+    #: Group discovery is cached this long, +- `cache_jitter` (a fraction) so that many
+    #: control planes do not all re-discover in the same second.
+    discovery_ttl_s: float = Field(default=300.0, gt=0)
+    template_ttl_s: float = Field(default=600.0, gt=0)
+    cache_jitter: float = Field(default=0.2, ge=0, lt=1)
+    #: A raised group that has not delivered its instances by then has failed.
+    launch_deadline_s: float = Field(default=600.0, gt=0)
+    #: First back-off of a failed zone; doubled per consecutive failure up to the max.
+    backoff_s: float = Field(default=300.0, gt=0)
+    max_backoff_s: float = Field(default=3600.0, gt=0)
+    #: Name of the termination lifecycle hook the deployment puts on every group.
+    termination_hook: str = Field(default="controlplane-drain", min_length=1)
+
+    def rules_for(self, pool: str) -> PoolRules:
+        """The configured rules of a pool (the defaults when it has none of its own)."""
+        return self.pools.get(pool, self.default_rules)
+
+
+def rules_with_overrides(base: PoolRules, tags: Mapping[str, str], where: str) -> PoolRules:
+    """`base` with every `controlplane:<rule>` tag applied; a bad value names its tag."""
+    changes: dict[str, object] = {}
+    for rule, tag in RULE_TAGS.items():
+        if tag not in tags:
+            continue
+        text = tags[tag].strip()
+        changes[rule] = _parse_rule(rule, tag, text, where)
+    if not changes:
+        return base
+    try:
+        return PoolRules.model_validate({**base.model_dump(), **changes})
+    except ValidationError as error:
+        problem = error.errors(include_url=False)[0]
+        rule = str(problem["loc"][0]) if problem["loc"] else "?"
+        raise BadAwsReplyError(
+            f"{where}: tag {RULE_TAGS.get(rule, rule)}={tags.get(RULE_TAGS.get(rule, ''), '')!r}"
+            f" is invalid: {problem['msg']}"
+        ) from error
+
+
+def _parse_rule(rule: str, tag: str, text: str, where: str) -> object:
+    if rule == "fitness":
+        return text
+    if rule in {"hourly_price", "disk_mib"} and text.lower() in {"", "none"}:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not a finite number")
+    if rule in {"min_idle", "max_idle"}:
+        if not value.is_integer():
+            raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not a whole number")
+        return int(value)
+    return value
