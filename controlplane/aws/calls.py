@@ -211,7 +211,7 @@ class AwsCaller:
 
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),
-            wait=wait_exponential_jitter(initial=self.base_delay_s, max=self.max_delay_s),
+            wait=wait_exponential_jitter(multiplier=self.base_delay_s, max=self.max_delay_s),
             retry=retry_if_exception(lambda e: isinstance(e, _RetryableError)),
             sleep=self._sleep,
             before_sleep=_log_retry(operation),
