@@ -42,11 +42,15 @@ def add_agents(core: MasterCore, n: int = 3, cpus: float = 4.0, mem: float = 819
         core.add_agent(
             hostname=f"host-{i}",
             resources={"cpus": cpus, "mem": mem, "disk": 10000.0},
-            attributes={"zone": ZONES[i % 3], "pool": "batch", "instance_id": f"i-{i:04x}",
-                        "asg": f"batch-{ZONES[i % 3][-1]}"},
+            attributes={
+                "zone": ZONES[i % 3],
+                "pool": "batch",
+                "instance_id": f"i-{i:04x}",
+                "asg": f"batch-{ZONES[i % 3][-1]}",
+            },
         )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 @pytest.fixture
@@ -81,9 +85,11 @@ def drivers() -> Iterator[DriverFactory]:
     started: list[MesosSchedulerDriver] = []
 
     def start(
-        master: str, recorder: Recorder | None = None, framework_id: str | None = None,
+        master: str,
+        recorder: Recorder | None = None,
+        framework_id: str | None = None,
         **info: Any,
-    ) -> tuple[MesosSchedulerDriver, Recorder]:  # fmt: skip
+    ) -> tuple[MesosSchedulerDriver, Recorder]:
         rec = recorder or Recorder()
         framework: dict[str, Any] = {"user": "test", "name": "raw", "failover_timeout": 60.0}
         framework.update(info)

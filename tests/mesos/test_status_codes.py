@@ -14,9 +14,14 @@ from tests.mesos.helpers import wait_for
 
 
 def post(
-    address: str, body: Any, *, path: str = "/api/v1/scheduler", method: str = "POST",
-    content_type: str | None = "application/json", stream_id: str | None = None,
-) -> tuple[int, str, dict[str, str]]:  # fmt: skip
+    address: str,
+    body: Any,
+    *,
+    path: str = "/api/v1/scheduler",
+    method: str = "POST",
+    content_type: str | None = "application/json",
+    stream_id: str | None = None,
+) -> tuple[int, str, dict[str, str]]:
     host, port = address.split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=5)
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -36,8 +41,12 @@ def subscribe(address: str) -> tuple[http.client.HTTPResponse, str, str]:
     host, port = address.split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=5)
     call = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n"}}}
-    conn.request("POST", "/api/v1/scheduler", body=json.dumps(call).encode(),
-                 headers={"Content-Type": "application/json"})  # fmt: skip
+    conn.request(
+        "POST",
+        "/api/v1/scheduler",
+        body=json.dumps(call).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     resp = conn.getresponse()
     assert resp.status == 200
     assert resp.getheader("Transfer-Encoding") == "chunked"
@@ -100,12 +109,21 @@ def test_framework_and_stream_checks(master: MesosMasterEmulator) -> None:
     assert post(master.address, revive, stream_id=stream_id)[0] == 202
     decline = {"type": "DECLINE", "framework_id": {"value": framework_id}}
     assert post(master.address, decline, stream_id=stream_id)[0] == 400  # no 'decline'
-    bad_ack = {"type": "ACKNOWLEDGE", "framework_id": {"value": framework_id},
-               "acknowledge": {"agent_id": {"value": "a"}, "task_id": {"value": "t"},
-                               "uuid": "not-a-uuid"}}  # fmt: skip
+    bad_ack = {
+        "type": "ACKNOWLEDGE",
+        "framework_id": {"value": framework_id},
+        "acknowledge": {
+            "agent_id": {"value": "a"},
+            "task_id": {"value": "t"},
+            "uuid": "not-a-uuid",
+        },
+    }
     assert post(master.address, bad_ack, stream_id=stream_id)[0] == 400
-    resubscribe = {"type": "SUBSCRIBE", "framework_id": {"value": framework_id},
-                   "subscribe": {"framework_info": {"user": "u", "name": "n"}}}  # fmt: skip
+    resubscribe = {
+        "type": "SUBSCRIBE",
+        "framework_id": {"value": framework_id},
+        "subscribe": {"framework_info": {"user": "u", "name": "n"}},
+    }
     status, message, _ = post(master.address, resubscribe, stream_id=stream_id)
     assert (status, "not to be present" in message) == (400, True)
 

@@ -1,0 +1,266 @@
+"""A Mesos framework on pymesos that launches queued tasks where the planner puts them.
+
+Offers in, `plan()` over a snapshot of the offered resources, LAUNCH for placements and
+DECLINE (with a filter) for the rest. It suppresses offers while nothing is pending and
+revives when work arrives, reconciles its tasks on every (re)subscription, persists its
+framework id so a restart fails over instead of starting afresh, and never sends TEARDOWN
+unless asked. pymesos interrupts the main thread when a callback raises, so every callback
+runs inside `_guarded`: the exception is logged and counted, the driver lives on.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pymesos import MesosSchedulerDriver, Scheduler
+
+from controlplane.demand.queue import TaskQueue
+from controlplane.mesos.id_store import FrameworkIdStore
+from controlplane.mesos.offers import group_offers, offers_snapshot, task_info
+from controlplane.planning import plan
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def _guarded(method: F) -> F:
+    """Log and count an exception instead of letting it reach pymesos's IO thread."""
+
+    @functools.wraps(method)
+    def wrapper(self: PlanningScheduler, *args: Any) -> None:
+        try:
+            method(self, *args)
+        except Exception:
+            self.callback_errors += 1
+            log.exception("scheduler callback %s failed; the driver carries on", method.__name__)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class PlanningScheduler(Scheduler):  # type: ignore[misc]
+    """The pymesos callbacks. Driver calls made here are guarded like the callbacks."""
+
+    def __init__(
+        self,
+        queue: TaskQueue,
+        store: FrameworkIdStore,
+        *,
+        refuse_seconds: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.queue = queue
+        self.store = store
+        self.refuse_seconds = refuse_seconds
+        self.clock = clock
+        self.callback_errors = 0
+        self.suppressed = False
+        self.errors: list[str] = []
+        self.rescinded: list[str] = []
+        self.updates: list[tuple[str, str, str | None]] = []
+        self.registered_event = threading.Event()
+        self.driver: Any = None
+        self._lock = threading.RLock()
+
+    # ---- registration -------------------------------------------------------------------
+
+    @_guarded
+    def registered(self, driver: Any, framework_id: Any, master_info: Any) -> None:
+        self.store.save(str(framework_id["value"]))
+        log.info("registered as %s with %s", framework_id["value"], master_info)
+        self._subscribed(driver)
+
+    @_guarded
+    def reregistered(self, driver: Any, master_info: Any) -> None:
+        log.info("re-registered with %s", master_info)
+        self._subscribed(driver)
+
+    def _subscribed(self, driver: Any) -> None:
+        self.driver = driver
+        live = self.queue.live()
+        if live:
+            # Explicit reconciliation: the master answers with each task's latest state.
+            driver.reconcileTasks([{"task_id": {"value": tid}} for tid in sorted(live)])
+        # A (re)subscription starts unsuppressed; match the queue.
+        self.suppressed = False
+        self.sync_offers(driver)
+        self.registered_event.set()
+
+    @_guarded
+    def disconnected(self, driver: Any) -> None:
+        self.registered_event.clear()
+        log.warning("disconnected from the master; pymesos reconnects")
+
+    @_guarded
+    def error(self, driver: Any, message: str) -> None:
+        # ERROR means failed over by another instance or removed: stop without TEARDOWN,
+        # which would kill the tasks the new instance now owns.
+        self.errors.append(message)
+        log.error("master says: %s; stopping this driver (no teardown)", message)
+        driver.stop(failover=True)
+
+    # ---- offers -------------------------------------------------------------------------
+
+    @_guarded
+    def resourceOffers(  # noqa: N802 (pymesos's callback name)
+        self, driver: Any, offers: list[Any]
+    ) -> None:
+        with self._lock:
+            self._offers(driver, offers)
+
+    def _offers(self, driver: Any, offers: list[Any]) -> None:
+        pending = self.queue.pending()
+        filters = {"refuse_seconds": self.refuse_seconds}
+        offered = group_offers(offers)
+        if not pending:
+            driver.declineOffer([o["id"] for o in offers], filters)
+            self.sync_offers(driver)
+            return
+        running: dict[str, dict[str, int]] = {}
+        for task_id, agent_id in self.queue.live().items():
+            job = self.queue.submission(task_id).job_name
+            per_agent = running.setdefault(agent_id, {})
+            per_agent[job] = per_agent.get(job, 0) + 1
+        result = plan(offers_snapshot(offered, pending, running, self.clock()))
+        by_agent: dict[str, list[str]] = {}
+        for placement in result.placements:
+            if placement.agent is not None:
+                by_agent.setdefault(placement.agent, []).append(placement.task)
+        for agent_id, entry in sorted(offered.items()):
+            ids = [{"value": oid} for oid in entry.offer_ids]
+            task_ids = by_agent.get(agent_id, [])
+            if not task_ids:
+                driver.declineOffer(ids, filters)
+                continue
+            infos = [task_info(self.queue.submission(tid), agent_id) for tid in task_ids]
+            driver.launchTasks(ids, infos, filters)
+            for tid in task_ids:
+                self.queue.launched(tid, agent_id)
+        self.sync_offers(driver)
+
+    @_guarded
+    def offerRescinded(  # noqa: N802 (pymesos's callback name)
+        self, driver: Any, offer_id: Any
+    ) -> None:
+        self.rescinded.append(str(offer_id["value"]))
+
+    def sync_offers(self, driver: Any) -> None:
+        """Suppress when nothing waits; revive when something does."""
+        want = bool(self.queue.pending())
+        if want and self.suppressed:
+            driver.reviveOffers()
+            self.suppressed = False
+        elif not want and not self.suppressed:
+            driver.suppressOffers()
+            self.suppressed = True
+
+    def work_arrived(self) -> None:
+        """Queue listener (any thread): revive if suppressed. Never raises."""
+        driver = self.driver
+        if driver is None:
+            return
+        try:
+            with self._lock:
+                self.sync_offers(driver)
+        except Exception:
+            self.callback_errors += 1
+            log.exception("revive after new work failed; the next subscription retries")
+
+    # ---- task status --------------------------------------------------------------------
+
+    @_guarded
+    def statusUpdate(  # noqa: N802 (pymesos's callback name)
+        self, driver: Any, status: Any
+    ) -> None:
+        try:
+            self._status(status)
+        finally:
+            # Acknowledged here, not by pymesos: its implicit acknowledgement runs outside
+            # any guard, and a refused ACKNOWLEDGE there would interrupt the main thread.
+            if "uuid" in status:
+                driver.acknowledgeStatusUpdate(status)
+
+    def _status(self, status: Any) -> None:
+        task_id = str(status["task_id"]["value"])
+        state = str(status["state"])
+        reason = status.get("reason")
+        self.updates.append((task_id, state, reason))
+        if state == "TASK_LOST" and reason == "REASON_INVALID_OFFERS":
+            # The offer went stale before our ACCEPT: the task never started, run it later.
+            if self.queue.state(task_id) is not None:
+                self.queue.requeue(task_id)
+            return
+        if not self.queue.update(task_id, state, status.get("message")):
+            log.warning("status %s for unknown task %s", state, task_id)
+
+    @_guarded
+    def slaveLost(  # noqa: N802 (pymesos's callback name)
+        self, driver: Any, agent_id: Any
+    ) -> None:
+        log.warning("agent %s lost", agent_id["value"])
+
+
+class MesosFramework:
+    """Runs a `PlanningScheduler` under a pymesos driver against `master` (`host:port`)."""
+
+    def __init__(
+        self,
+        master: str,
+        queue: TaskQueue,
+        store: FrameworkIdStore,
+        *,
+        name: str = "controlplane",
+        user: str | None = None,
+        failover_timeout_s: float = 7 * 86400.0,
+        refuse_seconds: float = 30.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scheduler: PlanningScheduler | None = None,
+    ) -> None:
+        self.master = master
+        self.queue = queue
+        self.store = store
+        self.scheduler = scheduler or PlanningScheduler(
+            queue, store, refuse_seconds=refuse_seconds, clock=clock
+        )
+        self.framework_info: dict[str, Any] = {
+            "user": user or getpass.getuser(),
+            "name": name,
+            "failover_timeout": failover_timeout_s,
+            "checkpoint": True,
+        }
+        self.driver: Any = None
+        queue.on_new_work(self.scheduler.work_arrived)
+
+    def start(self) -> None:
+        info = dict(self.framework_info)
+        known = self.store.load()
+        if known:
+            info["id"] = {"value": known}
+        # failover=True from the start: if the IO thread dies, pymesos must not TEARDOWN.
+        self.driver = MesosSchedulerDriver(
+            self.scheduler,
+            info,
+            self.master,
+            use_addict=True,
+            failover=True,
+            implicit_acknowledgements=False,
+        )
+        self.driver.start()
+
+    def wait_registered(self, timeout_s: float) -> bool:
+        return self.scheduler.registered_event.wait(timeout_s)
+
+    def stop(self, *, teardown: bool = False) -> None:
+        """Stop the driver. Tasks keep running unless `teardown` (then the id is forgotten)."""
+        driver, self.driver = self.driver, None
+        if driver is None:
+            return
+        driver.stop(failover=not teardown)
+        driver.join()
+        if teardown:
+            self.store.clear()

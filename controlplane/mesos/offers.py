@@ -1,0 +1,119 @@
+"""Offers into a planner snapshot, and plan placements back into Mesos TaskInfos.
+
+Each offered agent becomes a snapshot `Agent` whose total is what it offers now (its free
+resources), so the pure planner decides where pending tasks go; the framework only carries
+the decision out. Pools come from the offers' `pool` attribute (default `default`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from controlplane.demand.submission import Submission
+from controlplane.model import Agent, Pool, Snapshot, Task
+
+DEFAULT_POOL = "default"
+DEFAULT_ZONE = "unknown"
+
+
+@dataclass
+class OfferedAgent:
+    """The offers of one agent, merged (Mesos lets one ACCEPT take several offers of it)."""
+
+    agent_id: str
+    hostname: str
+    attributes: dict[str, str | float]
+    offer_ids: list[str] = field(default_factory=list)
+    resources: dict[str, float] = field(default_factory=dict)
+
+
+def group_offers(offers: Sequence[Mapping[str, Any]]) -> dict[str, OfferedAgent]:
+    """Offers by agent id. Non-scalar resources are left out of what the planner sees."""
+    out: dict[str, OfferedAgent] = {}
+    for offer in offers:
+        agent_id = str(offer["agent_id"]["value"])
+        attrs: dict[str, str | float] = {}
+        for attr in offer.get("attributes", []):
+            if attr.get("type") == "TEXT":
+                attrs[attr["name"]] = str(attr["text"]["value"])
+            elif attr.get("type") == "SCALAR":
+                attrs[attr["name"]] = float(attr["scalar"]["value"])
+        entry = out.setdefault(
+            agent_id, OfferedAgent(agent_id, str(offer.get("hostname", "")), attrs)
+        )
+        entry.offer_ids.append(str(offer["id"]["value"]))
+        for res in offer.get("resources", []):
+            if res.get("type", "SCALAR") == "SCALAR":
+                name = str(res["name"])
+                entry.resources[name] = entry.resources.get(name, 0.0) + float(
+                    res["scalar"]["value"]
+                )
+    return out
+
+
+def offers_snapshot(
+    offered: Mapping[str, OfferedAgent],
+    pending: Sequence[Task],
+    running_jobs: Mapping[str, Mapping[str, int]],
+    now: datetime,
+) -> Snapshot:
+    """A snapshot of the offered resources and the pending tasks that could use them.
+
+    `running_jobs` (agent id -> job -> count) lets unique_host and balanced constraints
+    see this framework's tasks already running there. Pools have no groups: there is
+    nothing to scale from inside a framework, so tasks that do not fit stay unplaced.
+    """
+    agents: list[Agent] = []
+    capacity: dict[str, dict[str, float]] = {}
+    for entry in sorted(offered.values(), key=lambda e: e.agent_id):
+        pool = str(entry.attributes.get("pool", DEFAULT_POOL))
+        cap = capacity.setdefault(pool, {})
+        for name, amount in entry.resources.items():
+            cap[name] = max(cap.get(name, 0.0), amount)
+        jobs = dict(running_jobs.get(entry.agent_id, {}))
+        skip = {"pool", "zone", "asg", "instance_id"}
+        agents.append(
+            Agent(
+                id=entry.agent_id,
+                hostname=entry.hostname,
+                pool=pool,
+                zone=str(entry.attributes.get("zone", DEFAULT_ZONE)),
+                total={n: max(0.0, v) for n, v in entry.resources.items()},
+                tasks=sum(jobs.values()),
+                jobs=jobs,
+                attributes={k: v for k, v in entry.attributes.items() if k not in skip},
+            )
+        )
+    pools = [
+        Pool(name=name, instance_type="offered", capacity=cap, groups=[])
+        for name, cap in sorted(capacity.items())
+        if any(v > 0 for v in cap.values())
+    ]
+    names = {p.name for p in pools}
+    agents = [a for a in agents if a.pool in names]
+    tasks = [t for t in pending if t.pool is None or t.pool in names]
+    return Snapshot(version=1, now=now, pools=pools, agents=agents, pending=tasks)
+
+
+def task_info(sub: Submission, agent_id: str) -> dict[str, Any]:
+    """The TaskInfo that launches `sub` on `agent_id` with its own resources."""
+    labels = dict(sub.labels)
+    if sub.job:
+        labels.setdefault("job", sub.job)
+    info: dict[str, Any] = {
+        "name": sub.id,
+        "task_id": {"value": sub.id},
+        "agent_id": {"value": agent_id},
+        "resources": [
+            {"name": name, "type": "SCALAR", "scalar": {"value": amount}}
+            for name, amount in sorted(sub.resources.items())
+            if amount > 0
+        ],
+        "command": {"value": sub.command, "shell": True},
+    }
+    if labels:
+        info["labels"] = {"labels": [{"key": k, "value": v} for k, v in sorted(labels.items())]}
+    return info

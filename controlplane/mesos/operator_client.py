@@ -1,0 +1,235 @@
+"""A client for the Mesos v1 operator API (`POST /api/v1`), standard library only.
+
+pymesos has no DRAIN_AGENT or DEACTIVATE_AGENT helper, and the Lambda bundle must not need
+pymesos, so this speaks HTTP itself. It follows 307 redirects to the leading master (and
+remembers it), retries 503 (no leader yet) and connection errors with bounded, jittered
+backoff, and counts and times every call.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from controlplane.mesos.replies import (
+    AgentView,
+    MalformedReplyError,
+    MesosError,
+    TaskView,
+    read_agents,
+    read_state,
+    read_tasks,
+)
+
+log = logging.getLogger(__name__)
+OPERATOR_PATH = "/api/v1"
+#: Redirect hops one call may follow (a leader election settles in one or two).
+MAX_REDIRECTS = 3
+
+
+class _RetryableError(MesosError):
+    """503 or a connection problem: worth another try, perhaps at another master."""
+
+
+class OperatorMetrics:
+    """Call counts and latencies, registered in the registry the caller chooses."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.calls = Counter(
+            "controlplane_mesos_operator_calls",
+            "Mesos operator API calls by call type and outcome",
+            ["call", "outcome"],
+            registry=registry,
+        )
+        self.seconds = Histogram(
+            "controlplane_mesos_operator_call_seconds",
+            "Mesos operator API call latency, retries included",
+            ["call"],
+            registry=registry,
+        )
+
+
+class OperatorClient:
+    """Operator calls against a master, or a list of candidate masters (`host:port`)."""
+
+    def __init__(
+        self,
+        masters: str | Sequence[str],
+        *,
+        timeout_s: float = 10.0,
+        attempts: int = 5,
+        max_backoff_s: float = 2.0,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        seeds = [masters] if isinstance(masters, str) else list(masters)
+        if not seeds:
+            raise ValueError("give at least one master address")
+        self._seeds = [_hostport(m) for m in seeds]
+        self._current = self._seeds[0]
+        self._timeout_s = timeout_s
+        self._attempts = attempts
+        self._max_backoff_s = max_backoff_s
+        self.metrics = OperatorMetrics(registry if registry is not None else CollectorRegistry())
+
+    @property
+    def master(self) -> str:
+        """The master the next call goes to (the last known leader)."""
+        return self._current
+
+    # ---- calls --------------------------------------------------------------------------
+
+    def call(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """One operator call; the JSON reply, or None for an empty 200."""
+        kind = str(body.get("type", "?"))
+        started = time.monotonic()
+        outcome = "error"
+        try:
+            reply = self._with_retries(body)
+            outcome = "ok"
+            return reply
+        finally:
+            self.metrics.calls.labels(kind, outcome).inc()
+            self.metrics.seconds.labels(kind).observe(time.monotonic() - started)
+
+    def state(self) -> tuple[list[AgentView], list[TaskView]]:
+        """Agents (total, used, offered, attributes, drain state, live tasks) and all tasks."""
+        return read_state(self.call({"type": "GET_STATE"}))
+
+    def agents(self) -> list[AgentView]:
+        """GET_AGENTS joined with GET_TASKS: every agent with its live tasks."""
+        tasks = self.tasks()
+        reply = self._typed(self.call({"type": "GET_AGENTS"}), "GET_AGENTS")
+        return read_agents(reply.get("get_agents"), "GET_AGENTS", "get_agents", tasks)
+
+    def tasks(self) -> list[TaskView]:
+        reply = self._typed(self.call({"type": "GET_TASKS"}), "GET_TASKS")
+        return read_tasks(reply.get("get_tasks"), "GET_TASKS", "get_tasks")
+
+    def drain_agent(
+        self, agent_id: str, max_grace_period_s: float | None = None, *, mark_gone: bool = False
+    ) -> None:
+        """Deactivate the agent, kill its tasks (after the grace period), mark it DRAINED."""
+        drain: dict[str, Any] = {"agent_id": {"value": agent_id}, "mark_gone": mark_gone}
+        if max_grace_period_s is not None:
+            whole = int(max_grace_period_s)
+            drain["max_grace_period"] = {
+                "seconds": whole,
+                "nanos": round((max_grace_period_s - whole) * 1e9),
+            }
+        self.call({"type": "DRAIN_AGENT", "drain_agent": drain})
+
+    def deactivate_agent(self, agent_id: str) -> None:
+        """No more offers from the agent; its tasks keep running."""
+        self._agent_call("DEACTIVATE_AGENT", agent_id)
+
+    def reactivate_agent(self, agent_id: str) -> None:
+        self._agent_call("REACTIVATE_AGENT", agent_id)
+
+    def mark_agent_gone(self, agent_id: str) -> None:
+        self._agent_call("MARK_AGENT_GONE", agent_id)
+
+    def _agent_call(self, kind: str, agent_id: str) -> None:
+        self.call({"type": kind, kind.lower(): {"agent_id": {"value": agent_id}}})
+
+    # ---- transport ----------------------------------------------------------------------
+
+    @staticmethod
+    def _typed(reply: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+        if not isinstance(reply, dict) or reply.get("type") != kind:
+            shown = None if reply is None else reply.get("type")
+            raise MalformedReplyError(f"{kind} reply: type: expected {kind}, got {shown!r}")
+        return reply
+
+    def _with_retries(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        retrying = Retrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_random_exponential(multiplier=0.1, max=self._max_backoff_s),
+            retry=retry_if_exception_type(_RetryableError),
+            reraise=False,
+        )
+        try:
+            return retrying(self._once, body)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise MesosError(
+                f"{body.get('type')}: gave up after {self._attempts} attempts: {last}"
+            ) from last
+
+    def _once(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        data = json.dumps(body).encode("utf-8")
+        target = self._current
+        for _ in range(MAX_REDIRECTS + 1):
+            status, headers, payload = self._post(target, data)
+            if status == 307:
+                location = headers.get("location", "")
+                leader = urlsplit(location).netloc or location.split("/", 1)[0]
+                if not leader:
+                    raise MesosError(f"307 from {target} without a usable Location {location!r}")
+                log.info("operator API: %s redirects to leader %s", target, leader)
+                target = self._current = leader
+                continue
+            if status == 503:
+                self._rotate(target)
+                raise _RetryableError(f"{target}: 503 {payload.decode('utf-8', 'replace')[:200]}")
+            if status != 200:
+                text = payload.decode("utf-8", "replace")[:500]
+                raise MesosError(f"{body.get('type')}: master {target} answered {status}: {text}")
+            if not payload:
+                return None
+            try:
+                reply = json.loads(payload.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise MalformedReplyError(f"{body.get('type')} reply is not JSON: {exc}") from exc
+            if not isinstance(reply, dict):
+                raise MalformedReplyError(f"{body.get('type')} reply is not a JSON object")
+            return reply
+        raise MesosError(f"{body.get('type')}: more than {MAX_REDIRECTS} redirects")
+
+    def _post(self, target: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
+        host, _, port = target.rpartition(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=self._timeout_s)
+        try:
+            conn.request(
+                "POST",
+                OPERATOR_PATH,
+                body=data,
+                headers={"Content-Type": "application/json", "Accept": "application/json"},
+            )
+            resp = conn.getresponse()
+            payload = resp.read()
+            headers = {k.lower(): v for k, v in resp.getheaders()}
+            return resp.status, headers, payload
+        except (OSError, http.client.HTTPException) as exc:
+            self._rotate(target)
+            raise _RetryableError(f"{target}: {exc}") from exc
+        finally:
+            conn.close()
+
+    def _rotate(self, failed: str) -> None:
+        """After a failure, try the next seed (the leader may have moved or died)."""
+        if len(self._seeds) > 1:
+            at = self._seeds.index(failed) if failed in self._seeds else -1
+            self._current = self._seeds[(at + 1) % len(self._seeds)]
+
+
+def _hostport(master: str) -> str:
+    if "://" in master:
+        master = urlsplit(master).netloc
+    master = master.rstrip("/")
+    if ":" not in master:
+        master += ":5050"
+    return master
