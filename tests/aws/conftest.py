@@ -58,6 +58,8 @@ class World:
     caller: AwsCaller
     settings: AdapterSettings
     observer: AwsObserver
+    #: A plain client for test assertions, never throttled by injected faults.
+    check: AutoScalingClient
     subnets: dict[str, str] = field(default_factory=dict)
     templates: dict[str, str] = field(default_factory=dict)
 
@@ -133,11 +135,11 @@ class World:
         return self.observer.observe(ledger or CapacityLedger(), NOW)
 
     def desired(self, name: str) -> int:
-        group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+        group = self.check.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
         return group["AutoScalingGroups"][0]["DesiredCapacity"]
 
     def instance_ids(self, name: str) -> list[str]:
-        group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+        group = self.check.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
         return sorted(i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"])
 
 
@@ -154,18 +156,25 @@ _SESSION = boto3.Session(
 
 
 def build_world(
-    url: str, *, dry_run: bool = False, settings: AdapterSettings | None = None
+    url: str,
+    *,
+    dry_run: bool = False,
+    settings: AdapterSettings | None = None,
+    max_attempts: int = 5,
 ) -> World:
     autoscaling, ec2 = make_clients(REGION, endpoint_url=url, session=_SESSION)
+    check, _ = make_clients(REGION, endpoint_url=url, session=_SESSION)
     metrics = AwsMetrics()
-    caller = AwsCaller(metrics=metrics, dry_run=dry_run, sleep=lambda _s: None)
+    caller = AwsCaller(
+        metrics=metrics, dry_run=dry_run, max_attempts=max_attempts, sleep=lambda _s: None
+    )
     settings = settings or AdapterSettings(
         cluster=CLUSTER,
         default_rules=PoolRules(min_idle=1, max_idle=3),
         pools={"web": PoolRules(min_idle=0, max_idle=2, mem_reserve_mib=512)},
     )
     observer = AwsObserver(caller, autoscaling, ec2, settings, random.Random(7))
-    return World(autoscaling, ec2, metrics, caller, settings, observer)
+    return World(autoscaling, ec2, metrics, caller, settings, observer, check)
 
 
 @pytest.fixture

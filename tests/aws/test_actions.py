@@ -104,7 +104,7 @@ def test_scale_down_waits_for_drained_and_respects_min(world: World) -> None:
         observation,
         {first: False, second: True},
     )
-    assert [r.detail for r in results][0] == "not drained yet"
+    assert results[0].detail == "not drained yet"
     assert results[1].outcome == "done"
     # Now at min 1: the drained survivor is still not terminated.
     results = apply_scale_downs(
