@@ -1,7 +1,8 @@
 """A generic HTTP/JSON demand source: another framework's pending tasks.
 
-`GET <url>` must answer `{"pending": [Task, ...]}` (contract v1 tasks; a bare list works
-too). The whole answer is validated before any of it is used.
+`GET <url>` must answer `{"pending": [Task, ...], ...}` (contract v1 tasks, each strict;
+other top-level keys such as counts are ignored; a bare list works too). The whole answer
+is validated before any of it is used.
 """
 
 from __future__ import annotations
@@ -41,10 +42,8 @@ class HttpDemandSource:
         except (InputError, UnicodeDecodeError) as exc:
             raise DemandError(str(exc)) from exc
         if isinstance(data, dict):
-            extra = sorted(set(data) - {"pending"})
-            if extra or "pending" not in data:
-                what = f"{extra[0]}: unknown field" if extra else "pending: missing required field"
-                raise DemandError(f"{self.url}: {what}")
+            if "pending" not in data:
+                raise DemandError(f"{self.url}: pending: missing required field")
             data = data["pending"]
         try:
             tasks = _TASKS.validate_python(data)
