@@ -1,10 +1,13 @@
-"""The `controlplane` command: plan a snapshot file (more drivers join as they land)."""
+"""The `controlplane` command: plan a snapshot file, run a Mesos master emulator (more
+drivers join as they land)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +16,8 @@ from controlplane.loading import parse_snapshot
 from controlplane.model import Snapshot
 from controlplane.planning import plan
 from controlplane.render import plan_json, plan_table
+from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
+from controlplane.sim.mesos_master.agents_spec import add_agent_groups, parse_agents_spec
 
 
 def load_snapshot(path: str) -> Snapshot:
@@ -46,6 +51,32 @@ def _write(text: str) -> int:
     return 0
 
 
+def _cmd_mesos_emulator(args: argparse.Namespace) -> int:
+    groups = parse_agents_spec(args.agents)
+    core = MasterCore(allocation_interval_s=args.allocation_interval)
+    ids = add_agent_groups(core, groups)
+    try:
+        emulator = MesosMasterEmulator(core, port=args.port).start()
+    except OSError as exc:
+        raise InputError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}") from exc
+    done = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
+    print(
+        f"mesos-emulator: master {emulator.address} (Mesos 1.11.0 API), {len(ids)} agents; "
+        "Ctrl-C stops",
+        flush=True,
+    )
+    try:
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        emulator.stop()
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="controlplane", description="Autoscaling control plane for Mesos on AWS."
@@ -55,6 +86,23 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("snapshot", help="snapshot JSON file, or - for standard input")
     pl.add_argument("--format", choices=["json", "table"], default="json")
     pl.set_defaults(func=_cmd_plan)
+    em = sub.add_parser(
+        "mesos-emulator",
+        help="run a Mesos master emulator (v1 scheduler and operator APIs) on 127.0.0.1",
+    )
+    em.add_argument("--port", type=int, default=5050, help="port (0 picks a free one)")
+    em.add_argument(
+        "--agents",
+        default="3",
+        help="a count (spread over three zones), inline JSON, or a JSON file of agent groups",
+    )
+    em.add_argument(
+        "--allocation-interval",
+        type=float,
+        default=1.0,
+        help="seconds between offer rounds (declined resources come back after their filter)",
+    )
+    em.set_defaults(func=_cmd_mesos_emulator)
     return p
 
 
