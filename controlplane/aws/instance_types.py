@@ -23,6 +23,9 @@ from controlplane.aws.replies import TemplateRef
 TYPES_PER_CALL = 100
 _GIGABIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s+Gigabit\s*$")
 _FLOATING_VERSIONS = frozenset({"$Latest", "$Default"})
+#: Page size of the account-wide version lookup (the API's maximum). moto truncates to it
+#: without a NextToken; templates a short page misses are then read one by one.
+FLOATING_PAGE = 200
 
 
 @dataclass(frozen=True)
@@ -170,7 +173,11 @@ class LaunchTemplateTypes:
         while True:
             extra = {"NextToken": token} if token else {}
             reply = self._caller.read(
-                self._ec2, "DescribeLaunchTemplateVersions", Versions=floating, **extra
+                self._ec2,
+                "DescribeLaunchTemplateVersions",
+                Versions=floating,
+                MaxResults=FLOATING_PAGE,
+                **extra,
             )
             items.extend(reply.get("LaunchTemplateVersions", []))
             token = reply.get("NextToken")

@@ -7,11 +7,12 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from moto.server import ThreadedMotoServer
 from mypy_boto3_autoscaling import AutoScalingClient
 from mypy_boto3_ec2 import EC2Client
@@ -77,7 +78,9 @@ class World:
         if name not in self.templates:
             self.templates[name] = self.ec2.create_launch_template(
                 LaunchTemplateName=name,
-                LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": instance_type},
+                LaunchTemplateData=cast(
+                    Any, {"ImageId": "ami-12c6146b", "InstanceType": instance_type}
+                ),
             )["LaunchTemplate"]["LaunchTemplateId"]
         return self.templates[name]
 
@@ -198,7 +201,7 @@ def throttle_reply(code: str = "Throttling") -> AWSResponse:
         f"{code}</Code><Message>Rate exceeded</Message></Error>"
         "<RequestId>t</RequestId></ErrorResponse>"
     ).encode()
-    return AWSResponse("https://throttle", 400, {}, _Body(body))
+    return AWSResponse("https://throttle", 400, HTTPHeaders(), _Body(body))
 
 
 def server_error_reply() -> AWSResponse:
@@ -206,7 +209,7 @@ def server_error_reply() -> AWSResponse:
         b"<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>"
         b"<Message>boom</Message></Error><RequestId>t</RequestId></ErrorResponse>"
     )
-    return AWSResponse("https://fault", 500, {}, _Body(body))
+    return AWSResponse("https://fault", 500, HTTPHeaders(), _Body(body))
 
 
 def inject(

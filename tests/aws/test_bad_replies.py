@@ -1,0 +1,144 @@
+"""Replies the adapter will not act on: a clear error naming the problem, and no write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from controlplane.aws.errors import BadAwsReplyError
+from controlplane.aws.instance_types import parse_instance_type
+from controlplane.aws.pool_rules import PoolRules, rules_with_overrides
+from controlplane.aws.replies import parse_group
+from tests.aws.conftest import ZONES, World
+
+
+def _raw(**changes: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "AutoScalingGroupName": "g",
+        "MinSize": 0,
+        "MaxSize": 5,
+        "DesiredCapacity": 1,
+        "AvailabilityZones": ["us-east-1a"],
+        "LaunchTemplate": {"LaunchTemplateId": "lt-1", "Version": "$Latest"},
+        "Tags": [{"Key": "controlplane:pool", "Value": "batch"}],
+        "Instances": [
+            {"InstanceId": "i-1", "AvailabilityZone": "us-east-1a", "LifecycleState": "InService"}
+        ],
+    }
+    raw.update(changes)
+    return {k: v for k, v in raw.items() if v is not None}
+
+
+def test_a_well_formed_group_parses() -> None:
+    group = parse_group(_raw())
+    assert (group.name, group.pool, group.zone, group.desired) == ("g", "batch", "us-east-1a", 1)
+    assert group.instances[0].lifecycle_state == "InService"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"MinSize": None}, "group g: reply has no MinSize"),
+        ({"DesiredCapacity": "3"}, "group g: DesiredCapacity is '3', not a count"),
+        ({"MinSize": 6}, "group g: MinSize 6 exceeds MaxSize 5"),
+        ({"AvailabilityZones": None}, "group g: reply has no AvailabilityZones"),
+        (
+            {"AvailabilityZones": ["us-east-1a", "us-east-1b"]},
+            "group g: spans zones ['us-east-1a', 'us-east-1b']; the control plane needs one "
+            "zone (one subnet) per group",
+        ),
+        ({"Tags": []}, "group g: tag controlplane:pool is missing or empty"),
+        (
+            {"LaunchTemplate": None, "LaunchConfigurationName": "old"},
+            "group g: uses launch configuration 'old'",
+        ),
+        ({"LaunchTemplate": None}, "group g: reply names no launch template"),
+        ({"Instances": [{"InstanceId": "i-1"}]}, "group g: instance i-1 has no LifecycleState"),
+        (
+            {
+                "Instances": [
+                    {
+                        "InstanceId": "i-1",
+                        "AvailabilityZone": "us-east-1b",
+                        "LifecycleState": "InService",
+                    }
+                ]
+            },
+            "group g: instance i-1 is in us-east-1b, the group in us-east-1a",
+        ),
+        (
+            {
+                "LaunchTemplate": None,
+                "MixedInstancesPolicy": {
+                    "LaunchTemplate": {
+                        "LaunchTemplateSpecification": {"LaunchTemplateId": "lt-1"},
+                        "Overrides": [{"InstanceType": "m5.large"}, {"InstanceType": "c5.large"}],
+                    }
+                },
+            },
+            "group g: mixes instance types ['c5.large', 'm5.large']",
+        ),
+    ],
+)
+def test_bad_group_replies_name_the_problem(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(BadAwsReplyError) as caught:
+        parse_group(_raw(**changes))
+    assert str(caught.value).startswith(message)
+
+
+def test_group_without_a_name() -> None:
+    with pytest.raises(BadAwsReplyError, match="a group has no AutoScalingGroupName"):
+        parse_group(_raw(AutoScalingGroupName=None))
+
+
+def test_instance_type_reply_without_memory() -> None:
+    with pytest.raises(BadAwsReplyError, match=r"m5.large: reply has no MemoryInfo.SizeInMiB"):
+        parse_instance_type({"InstanceType": "m5.large", "VCpuInfo": {"DefaultVCpus": 2}})
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        ({"controlplane:min_idle": "two"}, "tag controlplane:min_idle='two' is not a number"),
+        ({"controlplane:max_idle": "1.5"}, "tag controlplane:max_idle='1.5' is not a whole number"),
+        ({"controlplane:idle_grace_s": "-1"}, "tag controlplane:idle_grace_s='-1' is invalid"),
+        ({"controlplane:fitness": "random"}, "tag controlplane:fitness='random' is invalid"),
+    ],
+)
+def test_bad_rule_tags_name_the_tag(tags: dict[str, str], message: str) -> None:
+    with pytest.raises(BadAwsReplyError) as caught:
+        rules_with_overrides(PoolRules(), tags, "group g")
+    assert str(caught.value).startswith(f"group g: {message}")
+
+
+def _no_writes(world: World) -> bool:
+    return all(op.startswith("Describe") for op in world.metrics.counts())
+
+
+def test_group_spanning_two_zones_in_moto_is_refused(world: World) -> None:
+    world.group("wide", "batch", ZONES[:2], desired=0)
+    with pytest.raises(BadAwsReplyError, match="group wide: spans zones"):
+        world.observe()
+    assert _no_writes(world)
+
+
+def test_unknown_instance_type_is_refused(world: World) -> None:
+    world.group("odd-a", "odd", (ZONES[0],), instance_type="zz.huge")
+    with pytest.raises(BadAwsReplyError, match=r"unknown instance type in \['zz.huge'\]"):
+        world.observe()
+    assert _no_writes(world)
+
+
+def test_two_groups_of_a_pool_in_one_zone_are_refused(world: World) -> None:
+    world.group("batch-1", "batch", (ZONES[0],))
+    world.group("batch-2", "batch", (ZONES[0],))
+    with pytest.raises(BadAwsReplyError, match=r"pool batch: .*more than one group in zone"):
+        world.observe()
+
+
+def test_groups_of_a_pool_disagreeing_on_rules_are_refused(world: World) -> None:
+    world.group("batch-a", "batch", (ZONES[0],), tags={"controlplane:max_idle": "2"})
+    world.group("batch-b", "batch", (ZONES[1],), tags={"controlplane:max_idle": "5"})
+    with pytest.raises(BadAwsReplyError, match="pool batch: its groups' controlplane:\\* rule"):
+        world.observe()
