@@ -61,10 +61,12 @@ def apply_scale_ups(
     The desired value sent is absolute, so repeating a pass on the same observation sets the
     same value again instead of adding twice. Raises are recorded in the returned ledger.
     """
+    # Check every action before the first write, so a bad one cannot strand earlier raises
+    # outside the returned ledger.
+    targets = [_group(observation, a.asg, a.pool, a.zone) for a in actions]
     results: list[ActionResult] = []
     desired: dict[str, int] = {}
-    for action in actions:
-        group = _group(observation, action.asg, action.pool, action.zone)
+    for action, group in zip(actions, targets, strict=True):
         current = desired.get(group.name, group.desired)
         blocked = ledger.unavailable_until(group.name, now)
         if action.count <= 0:

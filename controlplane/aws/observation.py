@@ -29,7 +29,7 @@ from controlplane.aws.pool_rules import (
     PoolRules,
     rules_with_overrides,
 )
-from controlplane.aws.replies import ObservedGroup, ObservedInstance, parse_group
+from controlplane.aws.replies import ObservedGroup, ObservedInstance, TemplateRef, parse_group
 from controlplane.errors import describe
 from controlplane.model import Group, Pool
 
@@ -82,10 +82,7 @@ class AwsObserver:
             g.template for g in groups if g.template is not None and not g.instance_type_override
         }
         template_types = self._templates.lookup(refs, now) if refs else {}
-        group_types = {
-            g.name: g.instance_type_override or template_types[g.template]  # type: ignore[index]
-            for g in groups
-        }
+        group_types = {g.name: _instance_type(g, template_types) for g in groups}
         infos = self._types.lookup(set(group_types.values()))
         pools: list[Pool] = []
         for pool_name in sorted({g.pool for g in groups}):
@@ -161,6 +158,14 @@ class AwsObserver:
             )
         except ValidationError as error:
             raise BadAwsReplyError(f"pool {name}: {describe(error)}") from error
+
+
+def _instance_type(group: ObservedGroup, template_types: Mapping[TemplateRef, str]) -> str:
+    if group.instance_type_override:
+        return group.instance_type_override
+    if group.template is None:  # parse_group refuses such groups; kept for the type checker
+        raise BadAwsReplyError(f"group {group.name}: names no launch template")
+    return template_types[group.template]
 
 
 def _attributes(pool: str, members: list[ObservedGroup]) -> dict[str, str | int | float]:

@@ -156,10 +156,11 @@ def test_unknown_instance_or_group_gives_a_clear_error_and_no_call(world: World)
     assert results[0].detail == (
         "instance i-0nosuch (agent A-i-0nosuch) is not an instance of group batch-a"
     )
+    # A plan naming an unknown group is refused whole, before any write.
+    plan = [up("batch-a", 1), up("batch-z", 1)]
     with pytest.raises(UnsafeActionError, match="'batch-z', which is not a discovered group"):
-        apply_scale_ups(
-            world.caller, world.autoscaling, [up("batch-z", 1)], observation, CapacityLedger(), NOW
-        )
+        apply_scale_ups(world.caller, world.autoscaling, plan, observation, CapacityLedger(), NOW)
+    assert world.desired("batch-a") == 1
     assert world.metrics.counts("ok").keys().isdisjoint(WRITES)
 
 
