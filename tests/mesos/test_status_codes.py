@@ -40,7 +40,9 @@ def subscribe(address: str) -> tuple[http.client.HTTPResponse, str, str]:
     """A raw SUBSCRIBE; returns the open stream, the framework id and the stream id."""
     host, port = address.split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=5)
-    call = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n"}}}
+    # A failover timeout keeps the framework known (not subscribed) after it disconnects.
+    info = {"user": "u", "name": "n", "failover_timeout": 60.0}
+    call = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
     conn.request(
         "POST",
         "/api/v1/scheduler",
@@ -87,6 +89,40 @@ def test_version_parses_as_pymesos_reads_it(master: MesosMasterEmulator) -> None
         ({"body": {"type": "NOPE"}}, 400, "unknown 'type'"),
         ({"body": {"type": "DECLINE"}}, 400, "Expecting 'framework_id' to be present"),
         ({"body": {"type": "SUBSCRIBE"}}, 400, "framework_info"),
+        (
+            {
+                "body": {
+                    "type": "DECLINE",
+                    "framework_id": {"value": "x"},
+                    "decline": {"offer_ids": "O1"},
+                }
+            },
+            400,
+            "'decline.offer_ids' is not an array",
+        ),
+        (
+            {
+                "body": {
+                    "type": "SUBSCRIBE",
+                    "subscribe": {
+                        "framework_info": {"user": "u", "name": "n", "failover_timeout": "soon"}
+                    },
+                }
+            },
+            400,
+            "'subscribe.framework_info.failover_timeout' is not a number",
+        ),
+        (
+            {
+                "body": {
+                    "type": "DRAIN_AGENT",
+                    "drain_agent": {"agent_id": {"value": "S"}, "mark_gone": "yes"},
+                },
+                "path": "/api/v1",
+            },
+            400,
+            "'drain_agent.mark_gone' is not a boolean",
+        ),
     ],
 )
 def test_malformed_scheduler_calls(

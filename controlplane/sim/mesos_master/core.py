@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from controlplane.sim.clock import Clock, RealClock
+from controlplane.sim.mesos_master import drain
+from controlplane.sim.mesos_master.errors import CallError
 from controlplane.sim.mesos_master.state import (
     HEARTBEAT_INTERVAL_S,
     JSON,
@@ -38,15 +40,6 @@ from controlplane.sim.mesos_master.state import (
 
 log = logging.getLogger(__name__)
 DEFAULT_AGENT = {"cpus": 4.0, "mem": 16384.0, "disk": 100000.0}
-
-
-class CallError(Exception):
-    """A request the master refuses: HTTP status and the master's message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 class MasterCore:
@@ -110,59 +103,31 @@ class MasterCore:
     def remove_agent(self, agent_id: str, *, by_operator: bool = False) -> None:
         """The agent is gone: its tasks are lost, its offers rescinded, frameworks told."""
         with self.lock:
-            agent = self._agent(agent_id)
+            agent = self.agent(agent_id)
             reason = "REASON_AGENT_REMOVED_BY_OPERATOR" if by_operator else "REASON_AGENT_REMOVED"
-            self._rescind_agent_offers(agent_id)
+            self.rescind_agent_offers(agent_id)
             for task in list(agent.tasks.values()):
-                self._end_task(task, "TASK_LOST", reason, "agent removed", from_agent=False)
+                self.end_task(task, "TASK_LOST", reason, "agent removed", from_agent=False)
             del self.agents[agent_id]
             self.gone_agents.add(agent_id)
             for fw in self.frameworks.values():
                 fw.send({"type": "FAILURE", "failure": {"agent_id": value(agent_id)}})
 
     def set_active(self, agent_id: str, active: bool) -> None:
+        """DEACTIVATE_AGENT / REACTIVATE_AGENT (see `drain`)."""
         with self.lock:
-            agent = self._agent(agent_id)
-            if active and agent.drain_state == "DRAINING":
-                raise CallError(400, f"Agent {agent_id} is draining; draining cannot be cancelled")
-            agent.active = active
-            if active:
-                agent.drain_state = None
-                agent.drain_deadline = None
-                self._allocate_now = True
-            else:
-                self._rescind_agent_offers(agent_id)
+            drain.set_active(self, self.agent(agent_id), active)
 
     def drain_agent(self, agent_id: str, grace_s: float | None, mark_gone: bool) -> None:
+        """DRAIN_AGENT (see `drain`)."""
         with self.lock:
-            agent = self._agent(agent_id)
-            now = self.now()
-            agent.active = False
-            self._rescind_agent_offers(agent_id)
-            if agent.drain_state != "DRAINING":
-                agent.drain_deadline = now + (grace_s or 0.0)
-            agent.drain_state = "DRAINING"
-            agent.drain_grace_s = grace_s
-            agent.mark_gone = agent.mark_gone or mark_gone
-            self._advance_drain(agent, now)
+            drain.start(self, self.agent(agent_id), grace_s, mark_gone)
 
-    def _agent(self, agent_id: str) -> SimAgent:
+    def agent(self, agent_id: str) -> SimAgent:
         agent = self.agents.get(agent_id)
         if agent is None:
             raise CallError(400, f"Agent {agent_id} not found")
         return agent
-
-    def _advance_drain(self, agent: SimAgent, now: float) -> None:
-        if agent.drain_state != "DRAINING":
-            return
-        if agent.drain_deadline is not None and now >= agent.drain_deadline:
-            for task in list(agent.tasks.values()):
-                self._end_task(task, "TASK_KILLED", "REASON_AGENT_DRAINING", "agent draining")
-        if not agent.tasks:
-            if agent.mark_gone:
-                self.remove_agent(agent.id, by_operator=True)
-            else:
-                agent.drain_state = "DRAINED"
 
     # ---- frameworks ---------------------------------------------------------------------
 
@@ -241,7 +206,7 @@ class MasterCore:
                 del self.offers[offer.id]
             for agent in self.agents.values():
                 for task in [t for t in agent.tasks.values() if t.framework_id == framework_id]:
-                    self._end_task(task, "TASK_KILLED", None, "framework removed")
+                    self.end_task(task, "TASK_KILLED", None, "framework removed")
             if fw.stream is not None:
                 fw.stream.close()
             self._allocate_now = True
@@ -281,7 +246,7 @@ class MasterCore:
         if fw is not None:
             fw.send({"type": "UPDATE", "update": {"status": status}})
 
-    def _end_task(
+    def end_task(
         self,
         task: SimTask,
         state: str,
@@ -312,13 +277,13 @@ class MasterCore:
                 status.pop("agent_id")
                 self.send_update(framework_id, status)
                 return
-            self._end_task(
+            self.end_task(
                 task,
                 "TASK_KILLED",
                 "REASON_TASK_KILLED_DURING_LAUNCH" if task.state == "TASK_STAGING" else None,
                 "killed",
             )
-            self._advance_drain(self.agents[task.agent_id], self.now())
+            drain.advance(self, self.agents[task.agent_id], self.now())
 
     def find_task(self, framework_id: str, task_id: str) -> SimTask | None:
         for agent in self.agents.values():
@@ -342,7 +307,7 @@ class MasterCore:
     def free(self, agent: SimAgent) -> Scalars:
         return positive(subtract(subtract(agent.total, agent.allocated()), self.offered(agent.id)))
 
-    def _rescind_agent_offers(self, agent_id: str) -> None:
+    def rescind_agent_offers(self, agent_id: str) -> None:
         for offer in [o for o in self.offers.values() if o.agent_id == agent_id]:
             self.rescind(offer)
 
@@ -399,8 +364,8 @@ class MasterCore:
             for agent in list(self.agents.values()):
                 for task in list(agent.tasks.values()):
                     if task.ends_at is not None and now >= task.ends_at:
-                        self._end_task(task, task.outcome, None, "command exited")
-                self._advance_drain(agent, now)
+                        self.end_task(task, task.outcome, None, "command exited")
+                drain.advance(self, agent, now)
             for fw in list(self.frameworks.values()):
                 if fw.stream is not None and not fw.stream.closed:
                     if now >= fw.next_heartbeat:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from controlplane.sim.mesos_master.core import CallError, MasterCore
+from controlplane.sim.mesos_master import call_shapes
+from controlplane.sim.mesos_master.core import MasterCore
+from controlplane.sim.mesos_master.errors import CallError
 from controlplane.sim.mesos_master.state import (
     JSON,
     SimAgent,
@@ -39,6 +41,7 @@ def handle(core: MasterCore, call: Any) -> JSON | None:
     kind = call.get("type")
     if kind not in OPERATOR_CALLS:
         raise CallError(400, f"Failed to parse body into Call: unknown 'type' {kind!r}")
+    call_shapes.check(call, call_shapes.OPERATOR_CALL)
     with core.locked():
         if kind == "GET_AGENTS":
             return {"type": kind, "get_agents": agents_view(core)}
@@ -91,13 +94,8 @@ def _grace(body: JSON) -> float | None:
     grace = body.get("max_grace_period")
     if grace is None:
         return None
-    if not isinstance(grace, dict):
-        raise CallError(400, "Failed to parse body into Call: bad 'max_grace_period'")
-    try:
-        seconds = float(grace.get("seconds", 0)) + float(grace.get("nanos", 0)) / 1e9
-    except (TypeError, ValueError) as exc:
-        message = f"Failed to parse body into Call: bad 'max_grace_period': {exc}"
-        raise CallError(400, message) from exc
+    # Types were checked by call_shapes: both parts are numbers when present.
+    seconds = float(grace.get("seconds", 0)) + float(grace.get("nanos", 0)) / 1e9
     if seconds < 0:
         raise CallError(400, "'max_grace_period' must be non-negative")
     return seconds

@@ -11,7 +11,9 @@ import base64
 import binascii
 from typing import Any
 
-from controlplane.sim.mesos_master.core import CallError, MasterCore
+from controlplane.sim.mesos_master import call_shapes
+from controlplane.sim.mesos_master.core import MasterCore
+from controlplane.sim.mesos_master.errors import CallError
 from controlplane.sim.mesos_master.state import JSON, Scalars, SimAgent, SimTask, fits, subtract
 
 #: Mesos's default `refuse_seconds` when a call gives no filters.
@@ -38,6 +40,7 @@ def validate_call(call: Any) -> str:
     kind = call.get("type")
     if kind not in CALL_TYPES:
         raise CallError(400, f"Failed to parse body into Call: unknown 'type' {kind!r}")
+    call_shapes.check(call, call_shapes.SCHEDULER_CALL)
     if kind != "SUBSCRIBE" and not _value(call.get("framework_id")):
         raise CallError(400, "Expecting 'framework_id' to be present")
     field = _REQUIRED.get(kind)

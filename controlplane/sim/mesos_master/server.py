@@ -19,7 +19,8 @@ from typing import Any
 
 from controlplane.sim.clock import Clock
 from controlplane.sim.mesos_master import operator_calls, scheduler_calls
-from controlplane.sim.mesos_master.core import CallError, MasterCore, SubscribeRefusedError
+from controlplane.sim.mesos_master.core import MasterCore, SubscribeRefusedError
+from controlplane.sim.mesos_master.errors import CallError
 from controlplane.sim.mesos_master.state import EventStream
 
 log = logging.getLogger(__name__)
@@ -233,7 +234,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            self._text(400, "Bad Content-Length")
+            return
         raw = self.rfile.read(length) if length > 0 else b""
         if path != SCHEDULER_PATH and path not in OPERATOR_PATHS:
             self._text(404, f"no such endpoint {path}")
@@ -270,6 +276,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(200, reply)
         except CallError as err:
             self._text(err.status, err.message)
+        except Exception as exc:
+            # An emulator bug, not a client error: say so loudly, as a master's 500 would.
+            log.exception("emulator failed on %s", path)
+            self._text(500, f"emulator error: {exc!r}")
 
     def _redirected(self, path: str) -> bool:
         if self.emulator.is_leader:

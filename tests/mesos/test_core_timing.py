@@ -1,0 +1,77 @@
+"""Time-driven master behaviour on a virtual clock, without HTTP: heartbeats, failover
+timeouts, offer timeouts, agent removal."""
+
+from __future__ import annotations
+
+import json
+
+from controlplane.sim.clock import VirtualClock
+from controlplane.sim.mesos_master import MasterCore
+from controlplane.sim.mesos_master.state import EventStream, SimTask
+
+
+def events(stream: EventStream) -> list[dict[str, object]]:
+    records = stream.take(0) or []
+    return [json.loads(r.split(b"\n", 1)[1]) for r in records]
+
+
+def test_heartbeat_at_once_then_every_15_seconds() -> None:
+    clock = VirtualClock()
+    core = MasterCore(clock)
+    _, stream = core.subscribe({"user": "u", "name": "n"}, None)
+    assert [e["type"] for e in events(stream)] == ["SUBSCRIBED", "HEARTBEAT"]
+    clock.advance(14.9)
+    core.tick()
+    assert events(stream) == []
+    clock.advance(0.1)
+    core.tick()
+    assert [e["type"] for e in events(stream)] == ["HEARTBEAT"]
+
+
+def test_disconnected_framework_is_removed_after_its_failover_timeout() -> None:
+    clock = VirtualClock()
+    core = MasterCore(clock)
+    agent = core.add_agent(resources={"cpus": 2.0, "mem": 512.0})
+    fw, stream = core.subscribe({"user": "u", "name": "n", "failover_timeout": 30.0}, None)
+    with core.locked():
+        core.launch(
+            core.agents[agent],
+            SimTask("t", "t", fw.id, agent, {"cpus": 1.0}, {}, clock.now(), None),
+        )
+    core.stream_closed(fw.id, stream)
+    clock.advance(29)
+    core.tick()
+    assert fw.id in core.frameworks and core.find_task(fw.id, "t") is not None
+    clock.advance(1)
+    core.tick()
+    assert fw.id not in core.frameworks and core.find_task(fw.id, "t") is None
+    # A removed framework cannot come back: its stream holds only an ERROR.
+    try:
+        core.subscribe({"user": "u", "name": "n"}, fw.id)
+    except Exception as refused:
+        stream = refused.stream  # type: ignore[attr-defined]
+    assert [e["type"] for e in events(stream)] == ["ERROR"]
+
+
+def test_offer_timeout_rescinds_and_removed_agent_is_lost() -> None:
+    clock = VirtualClock()
+    core = MasterCore(clock, offer_timeout_s=10.0)
+    agent = core.add_agent(resources={"cpus": 2.0, "mem": 512.0})
+    fw, stream = core.subscribe({"user": "u", "name": "n"}, None)
+    core.tick()
+    assert [e["type"] for e in events(stream)][-1] == "OFFERS"
+    clock.advance(10)
+    core.tick()
+    assert [e["type"] for e in events(stream)][:1] == ["RESCIND"]
+    with core.locked():
+        core.launch(
+            core.agents[agent],
+            SimTask("t", "t", fw.id, agent, {"cpus": 1.0}, {}, clock.now(), None),
+        )
+    events(stream)
+    core.remove_agent(agent)
+    got = events(stream)
+    update = next(e for e in got if e["type"] == "UPDATE")
+    assert update["update"]["status"]["state"] == "TASK_LOST"  # type: ignore[index]
+    assert update["update"]["status"]["reason"] == "REASON_AGENT_REMOVED"  # type: ignore[index]
+    assert {"type": "FAILURE", "failure": {"agent_id": {"value": agent}}} in got
