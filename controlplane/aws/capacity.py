@@ -88,7 +88,8 @@ def assess_delivery(
     group terminate an instance that exists.
     """
     raises = dict(ledger.raises)
-    backoffs = dict(ledger.backoffs)
+    # Back-offs of groups that no longer exist are forgotten once they expire.
+    backoffs = {asg: b for asg, b in ledger.backoffs.items() if asg in groups or b.until > now}
     takebacks: list[Takeback] = []
     deadline = timedelta(seconds=settings.launch_deadline_s)
     for asg, pending in sorted(ledger.raises.items()):

@@ -57,7 +57,11 @@ class GroupDirectory:
             names = self._names[start : start + GROUPS_PER_CALL]
             out.extend(self._pages(AutoScalingGroupNames=names))
         # A group deleted or untagged since discovery is no longer ours to manage.
-        return [g for g in out if _tag(g, CLUSTER_TAG) == self._settings.cluster]
+        return [
+            g
+            for g in out
+            if _tag(g, CLUSTER_TAG) == self._settings.cluster and _tag(g, POOL_TAG) is not None
+        ]
 
     def _discover(self) -> list[Mapping[str, Any]]:
         filters = [

@@ -11,7 +11,8 @@ from controlplane.aws.actions import apply_scale_downs, apply_scale_ups, protect
 from controlplane.aws.capacity import CapacityLedger
 from controlplane.aws.errors import UnsafeActionError
 from controlplane.aws.observation import AwsObservation
-from controlplane.model import ScaleDown, ScaleUp
+from controlplane.model import BalancedConstraint, ScaleDown, ScaleUp, Snapshot, Task
+from controlplane.planning import plan
 from tests.aws.conftest import NOW, ZONES, World, build_world
 
 WRITES = ("SetDesiredCapacity", "TerminateInstanceInAutoScalingGroup", "SetInstanceProtection")
@@ -205,3 +206,30 @@ def test_dry_run_logs_writes_and_makes_none(
     assert "would call SetDesiredCapacity" in caplog.text
     assert "would call TerminateInstanceInAutoScalingGroup" in caplog.text
     assert dry.metrics.counts("ok").keys().isdisjoint(WRITES)
+
+
+def test_planner_scale_up_from_an_observed_snapshot_lands_balanced(world: World) -> None:
+    """End to end on the AWS side: observed pools -> snapshot -> planner -> AWS calls."""
+    world.two_pools(desired=0)
+    observation = world.observe()
+    pending = [
+        Task(
+            id=f"t{n}",
+            job="spread",
+            resources={"cpus": 3.0},
+            pool="batch",
+            constraints=[BalancedConstraint(kind="balanced", attribute="zone")],
+        )
+        for n in range(6)
+    ]
+    snapshot = Snapshot(version=1, now=NOW, pools=list(observation.pools), pending=pending)
+    decided = plan(snapshot)
+    # Six tasks of 3 cpus need six 4-cpu instances, plus batch's min_idle of 1.
+    assert sum(s.count for s in decided.scale_up) == 7
+    results, _ = apply_scale_ups(
+        world.caller, world.autoscaling, decided.scale_up, observation, CapacityLedger(), NOW
+    )
+    assert {r.outcome for r in results} == {"done"}
+    sizes = [world.desired(f"batch-{z[-1]}") for z in ZONES]
+    assert sum(sizes) == 7
+    assert max(sizes) - min(sizes) <= 1

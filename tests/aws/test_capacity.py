@@ -156,3 +156,15 @@ def test_scaling_failures_asks_only_raised_groups(world: World) -> None:
         "web-a": "scaling activity Failed: InsufficientInstanceCapacity"
     }
     assert world.metrics.count("DescribeScalingActivities") == 1
+
+
+def test_backoffs_of_vanished_groups_are_forgotten_after_expiry() -> None:
+    ledger = CapacityLedger(
+        backoffs={
+            "gone": ZoneBackoff(until=NOW, failures=1, reason="r"),
+            "gone-later": ZoneBackoff(until=NOW + timedelta(seconds=5), failures=1, reason="r"),
+            "g": ZoneBackoff(until=NOW, failures=1, reason="r"),
+        }
+    )
+    settled, _ = assess_delivery(ledger, {"g": _group(1, 1)}, {}, SETTINGS, NOW)
+    assert sorted(settled.backoffs) == ["g", "gone-later"]

@@ -92,3 +92,21 @@ def test_discovery_is_cached_and_later_passes_describe_by_name(world: World) -> 
     assert world.metrics.count("DescribeAutoScalingGroups") == 2
     assert world.metrics.count("DescribeLaunchTemplateVersions") == 1
     assert world.metrics.count("DescribeInstanceTypes") == 1
+
+
+def test_groups_untagged_or_deleted_after_discovery_drop_out(world: World) -> None:
+    world.two_pools(desired=0)
+    assert len(world.observe().groups) == 6
+    world.check.delete_tags(
+        Tags=[
+            {
+                "ResourceId": "web-a",
+                "ResourceType": "auto-scaling-group",
+                "Key": "controlplane:pool",
+            }
+        ]
+    )
+    world.check.delete_auto_scaling_group(AutoScalingGroupName="web-b", ForceDelete=True)
+    later = world.observer.observe(CapacityLedger(), NOW + timedelta(seconds=1))  # by name
+    assert sorted(later.groups) == ["batch-a", "batch-b", "batch-c", "web-c"]
+    assert world.metrics.count("DescribeAutoScalingGroups") == 2
