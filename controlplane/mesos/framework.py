@@ -260,6 +260,7 @@ class MesosFramework:
         driver, self.driver = self.driver, None
         if driver is None:
             return
+        self.scheduler.driver = None  # new work no longer revives a stopped driver
         driver.stop(failover=not teardown)
         driver.join()
         if teardown:

@@ -110,10 +110,15 @@ class OperatorClient:
         return read_state(self.call({"type": "GET_STATE"}))
 
     def agents(self) -> list[AgentView]:
-        """GET_AGENTS joined with GET_TASKS: every agent with its live tasks."""
-        tasks = self.tasks()
+        """Every agent with its live tasks, from one GET_STATE: GET_AGENTS and GET_TASKS
+        are two instants, and a task ending between them would make `used` and the task
+        list disagree in the snapshot."""
+        return self.state()[0]
+
+    def agents_only(self) -> list[AgentView]:
+        """GET_AGENTS alone (no tasks attached): cheaper when only resources matter."""
         reply = self._typed(self.call({"type": "GET_AGENTS"}), "GET_AGENTS")
-        return read_agents(reply.get("get_agents"), "GET_AGENTS", "get_agents", tasks)
+        return read_agents(reply.get("get_agents"), "GET_AGENTS", "get_agents", [])
 
     def tasks(self) -> list[TaskView]:
         reply = self._typed(self.call({"type": "GET_TASKS"}), "GET_TASKS")

@@ -16,7 +16,7 @@ from pymesos import MesosSchedulerDriver
 
 from controlplane.sim.clock import VirtualClock
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
-from tests.mesos.helpers import Recorder, wait_for
+from tests.mesos.helpers import Recorder
 
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 
@@ -105,6 +105,3 @@ def drivers() -> Iterator[DriverFactory]:
         driver.stop(failover=True)
     for driver in started:
         driver.join()
-
-
-__all__ = ["Recorder", "add_agents", "wait_for"]

@@ -43,14 +43,15 @@ def test_follows_307_to_the_leader_and_remembers_it() -> None:
         client = OperatorClient(standby.address, registry=registry)
         assert len(client.agents()) == 2
         assert client.master == leader.address
-        ok = registry.get_sample_value(
-            "controlplane_mesos_operator_calls_total", {"call": "GET_AGENTS", "outcome": "ok"}
-        )
-        assert ok == 1.0
-        timed = registry.get_sample_value(
-            "controlplane_mesos_operator_call_seconds_count", {"call": "GET_TASKS"}
-        )
-        assert timed == 1.0
+        assert [a.id for a in client.agents_only()] == sorted(core.agents)
+        for call in ("GET_STATE", "GET_AGENTS"):
+            ok = registry.get_sample_value(
+                "controlplane_mesos_operator_calls_total", {"call": call, "outcome": "ok"}
+            )
+            timed = registry.get_sample_value(
+                "controlplane_mesos_operator_call_seconds_count", {"call": call}
+            )
+            assert (ok, timed) == (1.0, 1.0)
 
 
 def test_retries_503_until_a_leader_is_elected() -> None:
@@ -73,7 +74,7 @@ def test_gives_up_after_bounded_attempts_with_a_clear_error() -> None:
         with pytest.raises(MesosError, match=r"gave up after 3 attempts.*503"):
             client.agents()
     failed = registry.get_sample_value(
-        "controlplane_mesos_operator_calls_total", {"call": "GET_TASKS", "outcome": "error"}
+        "controlplane_mesos_operator_calls_total", {"call": "GET_STATE", "outcome": "error"}
     )
     assert failed == 1.0
 

@@ -189,3 +189,29 @@ def test_operator_errors(master: MesosMasterEmulator) -> None:
     assert post(master.address, {"type": "GET_AGENTS"}, path="/api/v1", method="GET")[0] == 405
     status, body, _ = post(master.address, {"type": "GET_AGENTS"}, path="/master/api/v1")
     assert status == 200 and json.loads(body)["get_agents"]["agents"] == []
+
+
+def test_legacy_master_state_is_flat(master: MesosMasterEmulator) -> None:
+    agent_id = master.core.add_agent(
+        hostname="h1", resources={"cpus": 2.0, "mem": 512.0}, attributes={"zone": "z1"}
+    )
+    master.core.drain_agent(agent_id, 10.0, False)
+    host, port = master.address.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=5)
+    conn.request("GET", "/master/state")
+    state = json.loads(conn.getresponse().read())
+    conn.close()
+    (slave,) = state["slaves"]
+    assert slave["attributes"] == {"zone": "z1"}
+    assert slave["resources"] == {"cpus": 2.0, "mem": 512.0}
+    assert (slave["used_resources"], slave["offered_resources"]) == ({}, {})
+    assert (slave["active"], slave["drain_info"]["state"]) == (False, "DRAINED")
+    assert state["leader"] == f"master@{master.address}"
+
+
+def test_emulator_stops_itself_after_its_lifetime() -> None:
+    emu = MesosMasterEmulator(MasterCore(), lifetime_s=0.2).start()
+    address = emu.address
+    wait_for(lambda: not emu.running, what="the emulator to stop itself")
+    with pytest.raises(OSError):
+        post(address, {"type": "GET_AGENTS"}, path="/api/v1")

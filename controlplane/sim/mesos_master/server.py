@@ -110,6 +110,10 @@ class MesosMasterEmulator:
         self.stop()
 
     @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
     def port(self) -> int:
         if self._server is None:
             return self._port
