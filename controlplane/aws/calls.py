@@ -32,7 +32,7 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from controlplane.aws.errors import AwsCallError
@@ -211,7 +211,9 @@ class AwsCaller:
 
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),
-            wait=wait_exponential_jitter(multiplier=self.base_delay_s, max=self.max_delay_s),
+            # Full jitter: a uniform wait up to the exponential bound spreads out callers that
+            # were throttled together (AWS's recommended shape).
+            wait=wait_random_exponential(multiplier=self.base_delay_s, max=self.max_delay_s),
             retry=retry_if_exception(lambda e: isinstance(e, _RetryableError)),
             sleep=self._sleep,
             before_sleep=_log_retry(operation),

@@ -123,3 +123,13 @@ def test_dry_run_writes_are_logged_not_made_but_reads_still_happen() -> None:
     assert door.read(client, "SetDesiredCapacity") == {"ok": True}
     assert door.metrics.counts() == {"SetDesiredCapacity": 2}
     assert door.metrics.count("SetDesiredCapacity", "dry_run") == 1
+
+
+def test_waits_between_attempts_are_jittered_and_capped() -> None:
+    waits: list[float] = []
+    door = AwsCaller(max_attempts=8, base_delay_s=0.2, max_delay_s=1.0, sleep=waits.append)
+    with pytest.raises(AwsCallError):
+        door.read(ScriptedClient(["throttle"] * 10), "SetDesiredCapacity")
+    assert len(waits) == 7
+    assert all(0 <= w <= 1.0 for w in waits)
+    assert len(set(waits)) > 1  # jittered, not a fixed schedule
