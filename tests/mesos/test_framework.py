@@ -12,7 +12,8 @@ from controlplane.demand.queue import TaskQueue
 from controlplane.demand.submission import Submission
 from controlplane.mesos.framework import MesosFramework
 from controlplane.mesos.id_store import FrameworkIdStore, JsonFileIdStore, MemoryIdStore
-from controlplane.sim.mesos_master import MesosMasterEmulator
+from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
+from tests.mesos.conftest import add_agents
 from tests.mesos.helpers import wait_for
 
 Factory = Callable[..., MesosFramework]
@@ -158,3 +159,39 @@ def test_json_file_store(tmp_path: Path) -> None:
         store.load()
     store.clear()
     assert store.load() is None
+
+
+def test_framework_follows_master_failover_and_reconciles(
+    driver_aborts: list[BaseException],
+) -> None:
+    core = MasterCore(allocation_interval_s=0.2)
+    add_agents(core)
+    with MesosMasterEmulator(core) as first, MesosMasterEmulator(core, leader=False) as second:
+        second.become_standby(first.address)
+        queue = TaskQueue()
+        fw = MesosFramework(
+            first.address, queue, MemoryIdStore(), user="test", failover_timeout_s=60
+        )
+        fw.start()
+        try:
+            assert fw.wait_registered(10)
+            queue.submit(subs(2))
+            wait_for(lambda: queue.counts() == {"running": 2}, what="two running tasks")
+            second.become_leader()
+            first.become_standby(second.address)
+            wait_for(
+                lambda: (
+                    sum(
+                        1
+                        for _, s, r in fw.scheduler.updates
+                        if s == "TASK_RUNNING" and r == "REASON_RECONCILIATION"
+                    )
+                    == 2
+                ),
+                what="reconciliation through the new leader",
+            )
+            queue.submit(subs(1, "after", duration_s="0.2"))
+            wait_for(lambda: queue.state("after0") == "finished", what="work after failover")
+        finally:
+            fw.stop()
+    assert driver_aborts == []
