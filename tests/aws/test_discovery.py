@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from controlplane.aws import discovery
 from controlplane.aws.capacity import CapacityLedger, ZoneBackoff
 from tests.aws.conftest import NOW, ZONES, World
 
@@ -110,3 +113,12 @@ def test_groups_untagged_or_deleted_after_discovery_drop_out(world: World) -> No
     later = world.observer.observe(CapacityLedger(), NOW + timedelta(seconds=1))  # by name
     assert sorted(later.groups) == ["batch-a", "batch-b", "batch-c", "web-c"]
     assert world.metrics.count("DescribeAutoScalingGroups") == 2
+
+
+def test_discovery_pages_and_name_batches(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(discovery, "GROUPS_PER_CALL", 4)
+    world.two_pools(desired=0)
+    assert len(world.observe().groups) == 6  # two pages of the tag filter
+    assert world.metrics.count("DescribeAutoScalingGroups") == 2
+    assert len(world.observe().groups) == 6  # two batches of names
+    assert world.metrics.count("DescribeAutoScalingGroups") == 4
