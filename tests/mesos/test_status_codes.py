@@ -61,6 +61,7 @@ def subscribe(address: str) -> tuple[http.client.HTTPResponse, str, str]:
     event = json.loads(records[0])
     assert event["type"] == "SUBSCRIBED"
     assert event["subscribed"]["heartbeat_interval_seconds"] == 15.0
+    assert event["subscribed"]["master_info"]["port"] == int(port)
     return resp, event["subscribed"]["framework_id"]["value"], stream_id
 
 

@@ -69,6 +69,8 @@ class MasterCore:
         self._framework_ids = itertools.count()
         self._allocate_now = True
         self._next_allocation = 0.0
+        #: Where the leading master listens (set by the emulator that leads).
+        self.address = "127.0.0.1:5050"
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -212,13 +214,8 @@ class MasterCore:
             self._allocate_now = True
 
     def master_info(self) -> JSON:
-        return {
-            "id": self.master_id,
-            "hostname": "127.0.0.1",
-            "port": 5050,
-            "ip": 2130706433,
-            "version": "1.11.0",
-        }
+        host, _, port = self.address.rpartition(":")
+        return {"id": self.master_id, "hostname": host, "port": int(port), "version": "1.11.0"}
 
     # ---- tasks --------------------------------------------------------------------------
 

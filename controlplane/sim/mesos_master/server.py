@@ -86,6 +86,8 @@ class MesosMasterEmulator:
         ]
         for thread in self._threads:
             thread.start()
+        if self._leader:
+            self.core.address = self.address
         return self
 
     def stop(self) -> None:
@@ -137,6 +139,7 @@ class MesosMasterEmulator:
     def become_leader(self) -> None:
         self._leader = True
         self._redirect = None
+        self.core.address = self.address
         self.core.request_allocation()
 
     def leader_location(self) -> str | None:

@@ -23,6 +23,8 @@ Scalars = dict[str, float]
 MIN_OFFER = {"cpus": 0.01, "mem": 32.0}
 #: What a fresh framework is told about heartbeats (Mesos's fixed value).
 HEARTBEAT_INTERVAL_S = 15.0
+#: Status updates kept for a disconnected framework at most (oldest kept, like a full agent).
+MAX_BACKLOG = 10_000
 #: Task states after which a task holds no resources.
 TERMINAL = frozenset(
     {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR", "TASK_DROPPED"}
@@ -128,7 +130,7 @@ class Framework:
     def send(self, event: JSON) -> None:
         if self.stream is not None and not self.stream.closed:
             self.stream.put(event)
-        elif event.get("type") == "UPDATE":
+        elif event.get("type") == "UPDATE" and len(self.backlog) < MAX_BACKLOG:
             self.backlog.append(event)
 
 
