@@ -22,7 +22,8 @@ from pymesos import MesosSchedulerDriver, Scheduler
 
 from controlplane.demand.queue import TaskQueue
 from controlplane.mesos.id_store import FrameworkIdStore
-from controlplane.mesos.offers import group_offers, offers_snapshot, task_info
+from controlplane.mesos.offers import OfferedAgent, group_offers, offers_snapshot, task_info
+from controlplane.model import Task
 from controlplane.planning import plan
 
 log = logging.getLogger(__name__)
@@ -121,16 +122,13 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
             driver.declineOffer([o["id"] for o in offers], filters)
             self.sync_offers(driver)
             return
-        running: dict[str, dict[str, int]] = {}
-        for task_id, agent_id in self.queue.live().items():
-            job = self.queue.submission(task_id).job_name
-            per_agent = running.setdefault(agent_id, {})
-            per_agent[job] = per_agent.get(job, 0) + 1
-        result = plan(offers_snapshot(offered, pending, running, self.clock()))
-        by_agent: dict[str, list[str]] = {}
-        for placement in result.placements:
-            if placement.agent is not None:
-                by_agent.setdefault(placement.agent, []).append(placement.task)
+        try:
+            by_agent = self._placements(offered, pending)
+        except Exception:
+            # Never hoard offers we could not plan for: give them back for a moment (the
+            # next round retries), then let the guard log the failure.
+            driver.declineOffer([o["id"] for o in offers], {"refuse_seconds": 1.0})
+            raise
         for agent_id, entry in sorted(offered.items()):
             ids = [{"value": oid} for oid in entry.offer_ids]
             task_ids = by_agent.get(agent_id, [])
@@ -142,6 +140,22 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
             for tid in task_ids:
                 self.queue.launched(tid, agent_id)
         self.sync_offers(driver)
+
+    def _placements(
+        self, offered: dict[str, OfferedAgent], pending: list[Task]
+    ) -> dict[str, list[str]]:
+        """Agent id -> task ids the planner puts there, within the offered resources."""
+        running: dict[str, dict[str, int]] = {}
+        for task_id, agent_id in self.queue.live().items():
+            job = self.queue.submission(task_id).job_name
+            per_agent = running.setdefault(agent_id, {})
+            per_agent[job] = per_agent.get(job, 0) + 1
+        result = plan(offers_snapshot(offered, pending, running, self.clock()))
+        by_agent: dict[str, list[str]] = {}
+        for placement in result.placements:
+            if placement.agent is not None:
+                by_agent.setdefault(placement.agent, []).append(placement.task)
+        return by_agent
 
     @_guarded
     def offerRescinded(  # noqa: N802 (pymesos's callback name)

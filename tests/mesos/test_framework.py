@@ -12,6 +12,7 @@ from controlplane.demand.queue import TaskQueue
 from controlplane.demand.submission import Submission
 from controlplane.mesos.framework import MesosFramework
 from controlplane.mesos.id_store import FrameworkIdStore, JsonFileIdStore, MemoryIdStore
+from controlplane.planning import plan
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
 from tests.mesos.conftest import add_agents
 from tests.mesos.helpers import wait_for
@@ -194,4 +195,27 @@ def test_framework_follows_master_failover_and_reconciles(
             wait_for(lambda: queue.state("after0") == "finished", what="work after failover")
         finally:
             fw.stop()
+    assert driver_aborts == []
+
+
+def test_planning_failure_gives_offers_back_and_retries(
+    emulator: MesosMasterEmulator,
+    frameworks: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+    driver_aborts: list[BaseException],
+) -> None:
+    calls: list[int] = []
+
+    def flaky_plan(snapshot: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("planner bug")
+        return plan(snapshot)
+
+    monkeypatch.setattr("controlplane.mesos.framework.plan", flaky_plan)
+    queue = TaskQueue()
+    fw = frameworks(queue)
+    queue.submit(subs(1, duration_s="0.2"))
+    wait_for(lambda: queue.state("t0") == "finished", what="the task to run after the failure")
+    assert fw.scheduler.callback_errors == 1 and len(calls) >= 2
     assert driver_aborts == []
