@@ -7,8 +7,10 @@ the pool's least-populated zone (zone balance, contract rule 5).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from controlplane.model import Group, Pool, Snapshot
 from controlplane.numbers import num
@@ -147,10 +149,7 @@ class PoolGrowth:
 
 def growth_state(snapshot: Snapshot) -> list[PoolGrowth]:
     """Growth state for every pool, in snapshot pool order."""
-    registered: dict[str, int] = {}
-    for agent in snapshot.agents:
-        if agent.asg is not None:
-            registered[agent.asg] = registered.get(agent.asg, 0) + 1
+    registered = Counter(map(attrgetter("asg"), snapshot.agents))
     out = []
     for pool in snapshot.pools:
         hist = snapshot.history.get(pool.name)

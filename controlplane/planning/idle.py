@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import numpy as np
+
 from controlplane.model import Agent, Hold, ScaleDown, Snapshot
 from controlplane.numbers import num
 from controlplane.planning.growth import PoolGrowth, timestamp
@@ -45,19 +47,14 @@ def _scale_down_cooldown(snapshot: Snapshot, pool_name: str, seconds: float) -> 
 def idle_phase(snapshot: Snapshot, table: CandidateTable, growth: list[PoolGrowth]) -> IdleOutcome:
     """Apply min_idle and max_idle to every pool after placement."""
     out = IdleOutcome()
-    rows = {label: i for i, label in enumerate(table.labels) if isinstance(label, str)}
+    n_agents = len(table.agents)
+    idle_rows = table.usable[:n_agents] & (table.running[:n_agents] == 0)
+    idle_rows &= ~table.busy[:n_agents] & (table.placed[:n_agents] == 0)
     n = table.n
     for pi, g in enumerate(growth):
         pool = g.pool
-        idle_agents = [
-            a
-            for a in snapshot.agents
-            if a.pool == pool.name
-            and a.state == "active"
-            and a.running == 0
-            and not any(v > 0 for v in a.used.values())
-            and table.placed[rows[a.id]] == 0
-        ]
+        rows = np.flatnonzero(idle_rows & (table.pool_idx[:n_agents] == pi))
+        idle_agents = [table.agents[r] for r in rows.tolist()]
         empty = int(
             (
                 (table.tier[:n] == HYPOTHETICAL)

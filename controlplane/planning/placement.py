@@ -17,6 +17,7 @@ from controlplane.planning.constraints import RowFilter, balanced_allowed, soft_
 from controlplane.planning.explain import cannot_place
 from controlplane.planning.fitness import fitness
 from controlplane.planning.growth import PoolGrowth
+from controlplane.planning.packing import pack
 from controlplane.planning.table import (
     EPS,
     HYPOTHETICAL,
@@ -81,10 +82,13 @@ class Placer:
             return [self._pool_index[cls.pool]]
         return list(self._pool_order)
 
-    def place(self, cls: TaskClass) -> None:
-        """Place every task of the class (or record why not)."""
+    def place(
+        self, cls: TaskClass, tasks: list[Task] | None = None, may_open: bool = True
+    ) -> list[Task]:
+        """Place the class's tasks (or record why not). Returns the tasks left waiting for a
+        new instance when `may_open` is False (the shortfall packing then takes them)."""
         pools = self._eligible_pools(cls)
-        queue = list(cls.tasks)
+        queue = list(cls.tasks if tasks is None else tasks)
         # True while no existing row can take another task of this class.
         full = False
         if cls.batchable or cls.one_per_row:
@@ -94,17 +98,80 @@ class Placer:
             if best is not None:
                 row, why = best
             else:
+                if not may_open:
+                    return queue
                 opened = self._open_new(cls, pools)
                 if opened is None:
                     reason = cannot_place(self.snapshot, self.table, self.growth, cls, pools)
                     self.unplaced.extend(Unplaced(task=t.id, reason=reason) for t in queue)
-                    return
+                    return []
                 row, why = opened, "no registered agent or launching instance may take it"
             take = self._batch_size(cls, row, len(queue))
             for t in queue[:take]:
                 self._commit(cls, t, row, why)
             del queue[:take]
             full = full and (cls.one_per_row or self._room(cls, row, 1) == 0)
+        return []
+
+    def pack_shortfall(self, waiting: list[tuple[TaskClass, list[Task]]]) -> None:
+        """Put tasks that no existing row holds onto the fewest new instances.
+
+        Only unconstrained tasks come here. Each goes to its cheapest pool that may grow;
+        each pool's share is packed as a whole (`packing.pack`), then the bins are opened
+        fullest first, each in the pool's then-smallest zone. Tasks of bins a pool cannot
+        open (bounds reached) fall back to task-by-task placement, which explains them.
+        """
+        by_pool: dict[int, list[tuple[TaskClass, Task]]] = {}
+        for cls, tasks in waiting:
+            target = next(
+                (pi for pi in self._eligible_pools(cls) if self._rows.new_instance_zones(cls, pi)),
+                None,
+            )
+            if target is None:
+                self.place(cls, tasks)  # records why nothing can hold them
+                continue
+            by_pool.setdefault(target, []).extend((cls, t) for t in tasks)
+        for pi in self._pool_order:
+            items = by_pool.get(pi)
+            if items:
+                self._pack_pool(pi, items)
+
+    def _pack_pool(self, pi: int, items: list[tuple[TaskClass, Task]]) -> None:
+        cap = self._capacity(pi)
+        scale = np.where(cap > 0, cap, 1.0)
+        sizes = np.minimum(np.stack([cls.demand for cls, _ in items]) / scale, 1.0)
+        result = pack(sizes)
+        members: list[list[int]] = [[] for _ in range(result.count)]
+        for i, b in enumerate(result.bin_of.tolist()):
+            members[b].append(i)
+        growth = self.growth[pi]
+        left: dict[int, tuple[TaskClass, list[Task]]] = {}
+        for b, bin_items in enumerate(members):
+            zone = growth.choose_zone(growth.openable())
+            if zone is None:
+                for i in bin_items:
+                    cls, task = items[i]
+                    left.setdefault(id(cls), (cls, []))[1].append(task)
+                continue
+            row = self._open_row(pi, zone)
+            why = (
+                f"shortfall packing: bin {b + 1} of {result.count} ({result.method}; "
+                f"lower bound {result.lower_bound})"
+            )
+            for i in bin_items:
+                cls, task = items[i]
+                self._commit(cls, task, row, why)
+        for cls, tasks in left.values():
+            self.place(cls, tasks)
+
+    def _open_row(self, pi: int, zone: str) -> int:
+        """Open a new instance of pool `pi` in `zone` and give it a row."""
+        growth = self.growth[pi]
+        index = growth.open(zone)
+        cap = self._capacity(pi)
+        slot = Slot(growth.pool.name, zone, index, launching=False)
+        attrs = instance_attributes(growth.pool, zone, index)
+        return self.table.add_row(slot, pi, cap, cap.copy(), HYPOTHETICAL, 0, attrs)
 
     def _ranked(
         self, cls: TaskClass, pools: list[int]
@@ -202,11 +269,7 @@ class Placer:
             zone = growth.choose_zone(zones, prefs)
             if zone is None:
                 continue
-            index = growth.open(zone)
-            cap = self._capacity(pi)
-            slot = Slot(growth.pool.name, zone, index, launching=False)
-            attrs = instance_attributes(growth.pool, zone, index)
-            return self.table.add_row(slot, pi, cap, cap.copy(), HYPOTHETICAL, 0, attrs)
+            return self._open_row(pi, zone)
         return None
 
     def _room_many(self, cls: TaskClass, rows: IntArray, limit: int) -> IntArray:

@@ -38,8 +38,14 @@ def plan(snapshot: Snapshot) -> Plan:
     weights, sign = pool_weights(snapshot.pools, dims)
     placer = Placer(snapshot, table, growth, weights, sign)
     placer.add_launching(per_group)
+    # Unconstrained tasks that fit nowhere today wait, and are packed onto new instances
+    # together: packing them as a whole saves instances that one-at-a-time opening wastes.
+    waiting = []
     for cls in classes:
-        placer.place(cls)
+        left = placer.place(cls, may_open=not cls.plain)
+        if left:
+            waiting.append((cls, left))
+    placer.pack_shortfall(waiting)
     idle = idle_phase(snapshot, table, growth)
     scale_up = _scale_up(growth, idle)
     on_agents = sum(1 for p in placer.placements if p.agent is not None)

@@ -47,6 +47,11 @@ class TaskClass:
         return bool(self.hard_attrs or self.unique_host or self.exclusive or self.balanced)
 
     @property
+    def plain(self) -> bool:
+        """No constraint at all, hard or soft: any instance of its pool serves it alike."""
+        return not (self.constrained or self.soft_count)
+
+    @property
     def soft_count(self) -> int:
         return (
             len(self.soft_attrs)
