@@ -7,6 +7,7 @@ the pool's least-populated zone (zone balance, contract rule 5).
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -90,6 +91,19 @@ class PoolGrowth:
             return None
         prefs = preferred or {}
         return min(allowed, key=lambda z: (self.groups[z].size, -prefs.get(z, 0), z))
+
+    def zone_sequence(self, count: int) -> list[str]:
+        """The zones `count` successive `open(choose_zone(openable()))` calls would pick,
+        without opening anything (a heap, not a scan of the zones per instance)."""
+        heap = [(self.groups[z].size, z, self.groups[z].headroom) for z in self.openable()]
+        heapq.heapify(heap)
+        out: list[str] = []
+        while heap and len(out) < count:
+            size, zone, room = heapq.heappop(heap)
+            out.append(zone)
+            if room > 1:
+                heapq.heappush(heap, (size + 1, zone, room - 1))
+        return out
 
     def open(self, zone: str) -> int:
         """Count one new instance in `zone`; returns its contract index."""

@@ -145,24 +145,35 @@ class Placer:
         for i, b in enumerate(result.bin_of.tolist()):
             members[b].append(i)
         growth = self.growth[pi]
+        zones = growth.zone_sequence(result.count)
+        rows = self._open_rows(pi, zones)
         left: dict[int, tuple[TaskClass, list[Task]]] = {}
         for b, bin_items in enumerate(members):
-            zone = growth.choose_zone(growth.openable())
-            if zone is None:
+            if b >= len(rows):
                 for i in bin_items:
                     cls, task = items[i]
                     left.setdefault(id(cls), (cls, []))[1].append(task)
                 continue
-            row = self._open_row(pi, zone)
             why = (
                 f"shortfall packing: bin {b + 1} of {result.count} ({result.method}; "
                 f"lower bound {result.lower_bound})"
             )
             for i in bin_items:
                 cls, task = items[i]
-                self._commit(cls, task, row, why)
+                self._commit(cls, task, rows[b], why)
         for cls, tasks in left.values():
             self.place(cls, tasks)
+
+    def _open_rows(self, pi: int, zones: list[str]) -> list[int]:
+        """Open one new instance of pool `pi` per entry of `zones`, rows added in bulk."""
+        growth = self.growth[pi]
+        slots = [Slot(growth.pool.name, z, growth.open(z), launching=False) for z in zones]
+        attrs = (
+            [instance_attributes(growth.pool, s.zone, s.index) for s in slots]
+            if self.table.attr_codes
+            else None
+        )
+        return self.table.add_hypothetical_rows(slots, pi, self._capacity(pi), attrs)
 
     def _open_row(self, pi: int, zone: str) -> int:
         """Open a new instance of pool `pi` in `zone` and give it a row."""
@@ -313,12 +324,19 @@ class Placer:
                 not label.launching
             )
             kind = "launching" if label.launching else "new"
+            # model_construct: these values are the planner's own, already valid; validating
+            # 50,000 placements again cost a tenth of a backlog pass.
             self.placements.append(
-                Placement(
+                Placement.model_construct(
                     task=task.id,
-                    new=NewInstance(pool=label.pool, zone=label.zone, index=label.index),
+                    agent=None,
+                    new=NewInstance.model_construct(
+                        pool=label.pool, zone=label.zone, index=label.index
+                    ),
                     reason=f"{kind} {label.pool} instance {label.index} in {label.zone}; {why}",
                 )
             )
         else:
-            self.placements.append(Placement(task=task.id, agent=label, reason=why))
+            self.placements.append(
+                Placement.model_construct(task=task.id, agent=label, new=None, reason=why)
+            )

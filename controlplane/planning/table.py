@@ -141,6 +141,36 @@ class CandidateTable:
         self.n += 1
         return row
 
+    def add_hypothetical_rows(
+        self,
+        slots: list[Slot],
+        pool_index: int,
+        capacity: FloatArray,
+        attributes: list[dict[str, str]] | None,
+    ) -> list[int]:
+        """Rows for new empty instances of one pool, in one vector step per column.
+
+        `attributes` may be None only when no attribute is tracked.
+        """
+        start, count = self.n, len(slots)
+        while start + count > self.capacity:
+            self._grow()
+        end = start + count
+        self.free[start:end] = capacity
+        self.total[start:end] = capacity
+        self.pool_idx[start:end] = pool_index
+        self.tier[start:end] = HYPOTHETICAL
+        self.running[start:end] = 0
+        self.usable[start:end] = True
+        for name, codes in self.attr_codes.items():
+            assert attributes is not None
+            for k, attrs in enumerate(attributes):
+                value = attrs.get(name)
+                codes[start + k] = -1 if value is None else self.code(name, value)
+        self.labels.extend(slots)
+        self.n = end
+        return list(range(start, end))
+
     def _grow(self) -> None:
         extra = max(16, self.capacity)
         self.capacity += extra
