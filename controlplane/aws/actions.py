@@ -48,6 +48,24 @@ def _group(observation: AwsObservation, asg: str, pool: str, zone: str) -> Obser
     return group
 
 
+def _set_desired(
+    caller: AwsCaller, autoscaling: BotoClient, kind: str, asg: str, target: int, detail: str
+) -> ActionResult:
+    """SetDesiredCapacity to an absolute value (safe to repeat), as a result, never a raise."""
+    try:
+        reply = caller.write(
+            autoscaling,
+            "SetDesiredCapacity",
+            idempotent=True,
+            AutoScalingGroupName=asg,
+            DesiredCapacity=target,
+            HonorCooldown=False,
+        )
+    except AwsError as error:
+        return ActionResult(kind, asg, "failed", str(error))
+    return ActionResult(kind, asg, "dry_run" if reply is None else "done", detail)
+
+
 def apply_scale_ups(
     caller: AwsCaller,
     autoscaling: BotoClient,
@@ -82,25 +100,12 @@ def apply_scale_ups(
             results.append(ActionResult("scale_up", group.name, "skipped", detail))
             continue
         clamp = f" (clamped to max {group.max})" if target < current + action.count else ""
-        try:
-            reply = caller.write(
-                autoscaling,
-                "SetDesiredCapacity",
-                idempotent=True,
-                AutoScalingGroupName=group.name,
-                DesiredCapacity=target,
-                HonorCooldown=False,
-            )
-        except AwsError as error:
-            results.append(ActionResult("scale_up", group.name, "failed", str(error)))
-            continue
         detail = f"desired {current} -> {target}{clamp}: {action.reason}"
-        if reply is None:
-            results.append(ActionResult("scale_up", group.name, "dry_run", detail))
-            continue
-        desired[group.name] = target
-        ledger = record_raise(ledger, group.name, current, target, now)
-        results.append(ActionResult("scale_up", group.name, "done", detail))
+        result = _set_desired(caller, autoscaling, "scale_up", group.name, target, detail)
+        results.append(result)
+        if result.outcome == "done":
+            desired[group.name] = target
+            ledger = record_raise(ledger, group.name, current, target, now)
     return results, ledger
 
 
@@ -240,19 +245,6 @@ def apply_takebacks(
             detail = f"desired {group.desired} already delivered or at min"
             results.append(ActionResult("take_back", back.asg, "skipped", detail))
             continue
-        try:
-            reply = caller.write(
-                autoscaling,
-                "SetDesiredCapacity",
-                idempotent=True,
-                AutoScalingGroupName=back.asg,
-                DesiredCapacity=target,
-                HonorCooldown=False,
-            )
-        except AwsError as error:
-            results.append(ActionResult("take_back", back.asg, "failed", str(error)))
-            continue
-        outcome: Outcome = "dry_run" if reply is None else "done"
         detail = f"desired {group.desired} -> {target}: {back.reason}"
-        results.append(ActionResult("take_back", back.asg, outcome, detail))
+        results.append(_set_desired(caller, autoscaling, "take_back", back.asg, target, detail))
     return results

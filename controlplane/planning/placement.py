@@ -175,15 +175,6 @@ class Placer:
         )
         return self.table.add_hypothetical_rows(slots, pi, self._capacity(pi), attrs)
 
-    def _open_row(self, pi: int, zone: str) -> int:
-        """Open a new instance of pool `pi` in `zone` and give it a row."""
-        growth = self.growth[pi]
-        index = growth.open(zone)
-        cap = self._capacity(pi)
-        slot = Slot(growth.pool.name, zone, index, launching=False)
-        attrs = instance_attributes(growth.pool, zone, index)
-        return self.table.add_row(slot, pi, cap, cap.copy(), HYPOTHETICAL, 0, attrs)
-
     def _ranked(
         self, cls: TaskClass, pools: list[int]
     ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray] | None:
@@ -280,7 +271,7 @@ class Placer:
             zone = growth.choose_zone(zones, prefs)
             if zone is None:
                 continue
-            return self._open_row(pi, zone)
+            return self._open_rows(pi, [zone])[0]
         return None
 
     def _room_many(self, cls: TaskClass, rows: IntArray, limit: int) -> IntArray:
