@@ -1,5 +1,5 @@
-"""The `controlplane` command: plan a snapshot file, run a Mesos master emulator (more
-drivers join as they land)."""
+"""The `controlplane` command: plan a snapshot file, run a Mesos master emulator, and
+(`cli_control.py`) validate a configuration, observe a snapshot, run the control plane."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from controlplane.cli_control import add_commands
 from controlplane.errors import InputError
 from controlplane.loading import parse_snapshot
 from controlplane.model import Snapshot
@@ -103,6 +104,7 @@ def parser() -> argparse.ArgumentParser:
         help="seconds between offer rounds (declined resources come back after their filter)",
     )
     em.set_defaults(func=_cmd_mesos_emulator)
+    add_commands(sub)
     return p
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -26,8 +27,18 @@ MAX_BODY = 16 * 1024 * 1024
 class DemandServer:
     """Serves a `TaskQueue` over HTTP on 127.0.0.1 (or `host`)."""
 
-    def __init__(self, queue: TaskQueue, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        queue: TaskQueue,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        accepting: Callable[[], bool] | None = None,
+    ) -> None:
+        """`accepting()` False refuses submissions with 503 (a standby daemon holds no
+        framework, so work queued there would never run)."""
         self.queue = queue
+        self.accepting = accepting
         self._host, self._port = host, port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -36,6 +47,7 @@ class DemandServer:
         server = ThreadingHTTPServer((self._host, self._port), _Handler)
         server.daemon_threads = True
         server.queue = self.queue  # type: ignore[attr-defined]
+        server.accepting = self.accepting  # type: ignore[attr-defined]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
@@ -91,6 +103,10 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length > 0 else b""
         if self.path.split("?", 1)[0] != PATH:
             self._json(404, {"error": f"no such endpoint {self.path}"})
+            return
+        accepting: Callable[[], bool] | None = self.server.accepting  # type: ignore[attr-defined]
+        if accepting is not None and not accepting():
+            self._json(503, {"error": "not the leader: submit to the leading control plane"})
             return
         content_type = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip()
         if content_type != "application/json":

@@ -1,0 +1,132 @@
+"""`controlplane validate | snapshot | run`: the operator's seams into the control loop.
+
+`validate` says what is wrong with a configuration, field by field. `snapshot` observes
+only (no lease, no write) and prints the contract v1 snapshot a pass would plan on.
+`run --once` takes the lease, runs exactly one pass and prints the plan it acted on;
+`run` is the daemon.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from typing import Any
+
+from controlplane.config import ConfigError, Settings, load_settings
+from controlplane.errors import InputError
+from controlplane.render import plan_json, plan_table
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    return load_settings(args.config, **overrides)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        print(f"{error.source}: invalid ({len(error.problems)} problems)", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    pools = ", ".join(sorted(settings.pools)) or "none (rules from default_rules)"
+    print(
+        f"{args.config}: ok: cluster {settings.cluster}, masters "
+        f"{', '.join(settings.mesos.masters)}, region {settings.aws.region}, "
+        f"pools with own rules: {pools}, pass every {settings.loop.interval_s:g}s"
+        + (", DRY RUN" if settings.dry_run else "")
+    )
+    return 0
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from controlplane.reconcile import StageError  # noqa: PLC0415 (boto3 only when used)
+    from controlplane.wiring import build  # noqa: PLC0415
+
+    parts = build(_settings(args), dry_run=True)
+    try:
+        seen = parts.reconciler.observe()
+    except StageError as error:
+        raise InputError(f"cannot observe ({error.stage}): {error.cause}") from None
+    print(seen.snapshot.model_dump_json(indent=2, exclude_none=True))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    overrides: dict[str, Any] = {"dry_run": True} if args.dry_run else {}
+    settings = _settings(args, **overrides)
+    if args.once:
+        return _run_once(settings, args.format)
+    return _run_daemon(settings)
+
+
+def _run_once(settings: Settings, fmt: str) -> int:
+    from controlplane.state import default_holder  # noqa: PLC0415
+    from controlplane.wiring import build, utc_now  # noqa: PLC0415
+
+    parts = build(settings)
+    holder = f"once:{default_holder()}"
+    lease = parts.store.acquire(holder, utc_now(), settings.loop.lease_ttl_s)
+    if lease is None:
+        leader = parts.store.leader()
+        who = "another control plane" if leader is None else leader.holder
+        print(f"controlplane: {who} holds the lease; not acting", file=sys.stderr)
+        return 1
+    try:
+        result = parts.reconciler.run_pass(lease)
+    finally:
+        parts.store.release(lease)
+    if result.outcome != "ok" or result.plan is None:
+        print(
+            f"controlplane: pass {result.outcome} at {result.stage}: {result.error}",
+            file=sys.stderr,
+        )
+        return 1
+    sys.stdout.write(plan_table(result.plan) if fmt == "table" else plan_json(result.plan))
+    actions = [a for a in result.actions if a.outcome != "skipped" or fmt == "table"]
+    if fmt == "table" and actions:
+        print("\nACTIONS")
+        for a in actions:
+            print(f"  {a.outcome:8} {a.kind:10} {a.asg:24} {a.instance_id or '':20} {a.detail}")
+    elif fmt == "json":
+        print(json.dumps({"actions": [a.__dict__ for a in actions]}, indent=2), file=sys.stderr)
+    return 0
+
+
+def _run_daemon(settings: Settings) -> int:
+    from controlplane.daemon import Daemon  # noqa: PLC0415
+    from controlplane.ops.logs import configure_logging  # noqa: PLC0415
+
+    configure_logging(settings.ops.log_level, json_format=settings.ops.json_logs)
+    daemon = Daemon(settings)
+    done = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: done.set()) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        daemon.start()
+        while not done.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        daemon.stop()
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    va = sub.add_parser("validate", help="check a configuration file (and CONTROLPLANE_* env)")
+    va.add_argument("config", help="TOML configuration file")
+    va.set_defaults(func=cmd_validate)
+    sn = sub.add_parser("snapshot", help="observe Mesos, AWS and demand; print the snapshot")
+    sn.add_argument("--config", required=True, help="TOML configuration file")
+    sn.set_defaults(func=cmd_snapshot)
+    rn = sub.add_parser("run", help="run the control plane (or one pass with --once)")
+    rn.add_argument("--config", required=True, help="TOML configuration file")
+    rn.add_argument("--once", action="store_true", help="one pass, print its plan, exit")
+    rn.add_argument("--dry-run", action="store_true", help="log writes instead of making them")
+    rn.add_argument("--format", choices=["json", "table"], default="table")
+    rn.set_defaults(func=cmd_run)
