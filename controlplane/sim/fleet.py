@@ -21,29 +21,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.discovery import GroupDirectory
-from controlplane.aws.errors import AwsError, BadAwsReplyError
-from controlplane.aws.instance_types import InstanceTypeCatalog, LaunchTemplateTypes
-from controlplane.aws.pool_rules import (
-    ATTRIBUTE_TAG_PREFIX,
-    AdapterSettings,
-    PoolRules,
-    rules_with_overrides,
-)
+from controlplane.aws.errors import BadAwsReplyError
+from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.aws.replies import TERMINATING_WAIT, ObservedGroup, ObservedInstance, parse_group
 from controlplane.sim.clock import Clock, utc
+from controlplane.sim.fleet_reads import (
+    READ_ERRORS,
+    AgentProfile,
+    AgentProfiles,
+    instance_type_of,
+    running_hostnames,
+)
 from controlplane.sim.mesos_master import MasterCore
 from controlplane.sim.mesos_master.state import SimAgent
 
 log = logging.getLogger(__name__)
-#: Errors of one read that the bridge survives (logged, counted, retried next step).
-READ_ERRORS = (AwsError, BotoCoreError, ClientError)
-#: EC2 states in which an instance's agent may register.
-_RUNNING = frozenset({"pending", "running"})
-_IDS_PER_CALL = 100
 
 
 def agent_id_for(instance_id: str) -> str:
@@ -128,14 +122,15 @@ class FleetBridge:
         self.gone_delay_s = gone_delay_s
         self._clock = clock
         self._ec2 = ec2
-        self._rules = rules.rules_for if isinstance(rules, AdapterSettings) else rules
+        rules_of = rules.rules_for if isinstance(rules, AdapterSettings) else rules
         self._caller = caller or AwsCaller(max_attempts=3, base_delay_s=0.05, max_delay_s=0.5)
-        rng = random.Random(0)
         self._directory = GroupDirectory(
-            self._caller, autoscaling, AdapterSettings(cluster=cluster, cache_jitter=0.0), rng
+            self._caller,
+            autoscaling,
+            AdapterSettings(cluster=cluster, cache_jitter=0.0),
+            random.Random(0),
         )
-        self._templates = LaunchTemplateTypes(self._caller, ec2, 600.0, 0.0, rng)
-        self._types = InstanceTypeCatalog(self._caller, ec2)
+        self._profiles = AgentProfiles(self._caller, ec2, rules_of)
         self._tracked: dict[str, _Tracked] = {}
         self._lock = threading.Lock()
         self.violations: list[Violation] = []
@@ -244,73 +239,32 @@ class FleetBridge:
         groups: Mapping[str, tuple[ObservedGroup, Mapping[str, Any]]],
         step: _Step,
     ) -> None:
-        hosts = self._hostnames([t.instance_id for t in ready], step)
-        if hosts is None:
+        try:
+            hosts = running_hostnames(self._caller, self._ec2, [t.instance_id for t in ready])
+        except READ_ERRORS as error:
+            step.error(f"describe instances: {error}")
             return
-        profiles: dict[str, tuple[dict[str, float], dict[str, str | float]] | None] = {}
+        profiles: dict[tuple[str, str | None], AgentProfile | None] = {}
         for tracked in ready:
             group, raw = groups[tracked.asg]
             if tracked.instance_id not in hosts:
                 continue  # not running (yet), or missing from the EC2 reply: wait
-            itype = _raw_instance_type(raw, tracked.instance_id)
-            key = f"{group.name}/{itype}"
+            key = (group.name, instance_type_of(raw, tracked.instance_id))
             if key not in profiles:
-                profiles[key] = self._profile(group, itype, step)
+                try:
+                    profiles[key] = self._profiles.profile(group, key[1], utc(step.at))
+                except READ_ERRORS as error:
+                    step.error(f"group {group.name}: {error}")
+                    profiles[key] = None
             profile = profiles[key]
             if profile is None:
                 continue
-            resources, attributes = profile
-            attributes = {**attributes, "instance_id": tracked.instance_id}
+            attributes = {**profile.attributes, "instance_id": tracked.instance_id}
             tracked.registered = True
             if self._add_agent(
-                tracked.instance_id, hosts[tracked.instance_id], resources, attributes
+                tracked.instance_id, hosts[tracked.instance_id], profile.resources, attributes
             ):
                 step.registered.append(tracked.instance_id)
-
-    def _hostnames(self, ids: list[str], step: _Step) -> dict[str, str] | None:
-        """Private DNS name of each running instance, from DescribeInstances."""
-        out: dict[str, str] = {}
-        try:
-            for start in range(0, len(ids), _IDS_PER_CALL):
-                reply = self._caller.read(
-                    self._ec2, "DescribeInstances", InstanceIds=ids[start : start + _IDS_PER_CALL]
-                )
-                for reservation in reply.get("Reservations", []):
-                    for inst in reservation.get("Instances", []):
-                        if inst.get("State", {}).get("Name") in _RUNNING:
-                            iid = str(inst["InstanceId"])
-                            out[iid] = str(inst.get("PrivateDnsName") or iid)
-        except (*READ_ERRORS, KeyError, AttributeError, TypeError) as error:
-            step.error(f"describe instances: {error!r}")
-            return None
-        return out
-
-    def _profile(
-        self, group: ObservedGroup, itype: str | None, step: _Step
-    ) -> tuple[dict[str, float], dict[str, str | float]] | None:
-        """Resources and attributes of the group's agents, or None (error recorded)."""
-        try:
-            if itype is None:
-                if group.instance_type_override:
-                    itype = group.instance_type_override
-                elif group.template is not None:
-                    refs = self._templates.lookup([group.template], utc(step.at))
-                    itype = refs[group.template]
-                else:
-                    raise BadAwsReplyError(f"group {group.name}: names no launch template")
-            info = self._types.lookup([itype])[itype]
-            rules = rules_with_overrides(self._rules(group.pool), group.tags, f"group {group.name}")
-            resources = info.capacity(rules)
-        except READ_ERRORS as error:
-            step.error(f"group {group.name}: {error}")
-            return None
-        attributes: dict[str, str | float] = {
-            key.removeprefix(ATTRIBUTE_TAG_PREFIX): value
-            for key, value in sorted(group.tags.items())
-            if key.startswith(ATTRIBUTE_TAG_PREFIX)
-        }
-        attributes.update(pool=group.pool, zone=group.zone, asg=group.name)
-        return resources, attributes
 
     def _add_agent(
         self,
@@ -374,12 +328,3 @@ class FleetBridge:
 def _alive(inst: ObservedInstance) -> bool:
     """Still running: not leaving, or held in Terminating:Wait by a hook so it can drain."""
     return not inst.leaving or inst.lifecycle_state == TERMINATING_WAIT
-
-
-def _raw_instance_type(raw: Mapping[str, Any], instance_id: str) -> str | None:
-    """The type the instance itself runs (its agent's hardware), when the reply says."""
-    for item in raw.get("Instances", []):
-        if isinstance(item, Mapping) and item.get("InstanceId") == instance_id:
-            itype = item.get("InstanceType")
-            return itype if isinstance(itype, str) and itype else None
-    return None
