@@ -49,7 +49,7 @@ def test_agents_register_after_the_boot_delay_with_the_adapters_capacity(
     for iid, agent in observed.items():
         pool = "batch" if iid in batch else "web"
         zone = "us-east-1a" if pool == "batch" else "us-east-1b"
-        assert agent.id == agent_id_for(iid)
+        assert agent.id == agent_id_for(str(iid))
         assert (agent.pool, agent.zone, agent.asg) == (pool, zone, world.asg_name(pool, zone))
         assert agent.total == capacity[pool]
         assert agent.hostname.startswith("ip-10-0-")
