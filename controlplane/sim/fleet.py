@@ -184,7 +184,7 @@ class FleetBridge:
             for inst in group.instances
             if _alive(inst)
         }
-        for tracked in self._tracked.values():
+        for _, tracked in sorted(self._tracked.items()):
             # Gone only when its group was read (or, all groups read, the group vanished).
             known = tracked.asg in groups or not unreadable
             if tracked.instance_id not in present and known and tracked.gone_since is None:

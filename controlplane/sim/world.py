@@ -76,7 +76,7 @@ class WorldSpec(BaseModel):
 
     cluster: str = Field(default="sim", min_length=1)
     region: str = "us-east-1"
-    zones: tuple[str, ...] = Field(default=ZONES, min_length=1)
+    zones: tuple[str, ...] = Field(default=ZONES, min_length=1, max_length=128)
     pools: tuple[PoolSpec, ...] = ()
     #: Pool rules of the control plane under test; the bridge sizes agents with them.
     settings: AdapterSettings | None = None
@@ -94,6 +94,12 @@ class WorldSpec(BaseModel):
             raise ValueError(f"pool names repeat: {names}")
         if self.settings is not None and self.settings.cluster != self.cluster:
             raise ValueError(f"settings.cluster {self.settings.cluster!r} != {self.cluster!r}")
+        if len(set(self.zones)) != len(self.zones):
+            raise ValueError(f"zones repeat: {list(self.zones)}")
+        for pool in self.pools:
+            strangers = sorted(set(pool.zones or ()) - set(self.zones))
+            if strangers:
+                raise ValueError(f"pool {pool.name}: zones {strangers} are not world zones")
         return self
 
     def adapter_settings(self) -> AdapterSettings:
@@ -206,9 +212,13 @@ class SimWorld:
 
     def _build(self) -> None:
         vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        # moto never gives back the address of a terminated instance, so a /24 runs dry
+        # after ~250 launches: split the /16 between the zones instead.
+        bits = max(1, (len(self.spec.zones) - 1).bit_length())
         for index, zone in enumerate(self.spec.zones):
+            cidr = f"10.0.{index << (8 - bits)}.0/{16 + bits}"
             self.subnets[zone] = self.ec2.create_subnet(
-                VpcId=vpc, CidrBlock=f"10.0.{index}.0/24", AvailabilityZone=zone
+                VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone
             )["Subnet"]["SubnetId"]
         for pool in self.spec.pools:
             data = {"ImageId": self.spec.image_id, "InstanceType": pool.instance_type}
@@ -223,8 +233,6 @@ class SimWorld:
                 **pool.tags,
             }
             for zone in pool.zones or self.spec.zones:
-                if zone not in self.subnets:
-                    raise ValueError(f"pool {pool.name}: zone {zone} is not a world zone")
                 name = f"{pool.name}-{zone}"
                 self.autoscaling.create_auto_scaling_group(
                     AutoScalingGroupName=name,

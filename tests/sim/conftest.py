@@ -12,6 +12,7 @@ from controlplane.aws.capacity import CapacityLedger
 from controlplane.aws.observation import AwsObservation, AwsObserver
 from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.sim.clock import VirtualClock, utc
+from controlplane.sim.mesos_master import MasterCore
 from controlplane.sim.mesos_master.state import SimTask
 from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
 
@@ -76,9 +77,8 @@ def instance_ids(world: SimWorld, asg: str) -> list[str]:
     return sorted(i["InstanceId"] for i in reply["AutoScalingGroups"][0]["Instances"])
 
 
-def run_task(world: SimWorld, agent_id: str, task_id: str) -> None:
+def run_task(core: MasterCore, agent_id: str, task_id: str) -> None:
     """A running task on the agent, placed straight into the master's state."""
-    core = world.core
     with core.lock:
         agent = core.agents[agent_id]
         task = SimTask(task_id, task_id, "fw-test", agent_id, {"cpus": 1.0}, {}, core.now(), None)

@@ -114,7 +114,7 @@ def test_terminating_an_instance_whose_agent_runs_a_task_is_a_violation(
     world.bridge.sync()
     clock.advance(BOOT_S)
     world.bridge.sync()
-    run_task(world, agent_id_for(busy), "t-busy")
+    run_task(world.core, agent_id_for(busy), "t-busy")
     for iid in (busy, idle):
         world.autoscaling.terminate_instance_in_auto_scaling_group(
             InstanceId=iid, ShouldDecrementDesiredCapacity=True
@@ -135,7 +135,7 @@ def test_a_task_that_ended_before_the_termination_is_no_violation(
     world.bridge.sync()
     clock.advance(BOOT_S)
     world.bridge.sync()
-    run_task(world, agent_id_for(iid), "t-done")
+    run_task(world.core, agent_id_for(iid), "t-done")
     world.core.kill("fw-test", "t-done")
     set_desired(world, asg, 0)
     assert world.bridge.sync().removed == (iid,)
