@@ -152,7 +152,11 @@ class FleetBridge:
                 registered=tuple(sorted(step.registered)),
                 removed=tuple(sorted(step.removed)),
                 waiting=tuple(
-                    sorted(t.instance_id for t in self._tracked.values() if not t.registered)
+                    sorted(
+                        i
+                        for i, t in self._tracked.items()
+                        if not t.registered and t.gone_since is None
+                    )
                 ),
                 leaving=tuple(
                     sorted(i for i, t in self._tracked.items() if t.gone_since is not None)
@@ -208,9 +212,10 @@ class FleetBridge:
                 self._remove(tracked, step)
 
     def _notice_gone(self, tracked: _Tracked, step: _Step) -> None:
-        tracked.gone_since = step.at
-        if not tracked.registered:
+        if not tracked.registered:  # died while booting: no agent to take away
+            del self._tracked[tracked.instance_id]
             return
+        tracked.gone_since = step.at
         aid = agent_id_for(tracked.instance_id)
         with self.core.lock:
             agent = self.core.agents.get(aid)
@@ -222,8 +227,6 @@ class FleetBridge:
 
     def _remove(self, tracked: _Tracked, step: _Step) -> None:
         del self._tracked[tracked.instance_id]
-        if not tracked.registered:
-            return
         aid = agent_id_for(tracked.instance_id)
         with self.core.lock:
             if aid not in self.core.agents:  # removed already (e.g. drained with mark_gone)
