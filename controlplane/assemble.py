@@ -1,0 +1,83 @@
+"""Join what the adapters observed into one contract snapshot, leaving out what we cannot own.
+
+An agent of a pool AWS does not show, or naming a group that is not the pool's, is not
+ours to size: it is left out with the reason (and counted), not guessed into a pool. A
+pending task for an unknown pool is left out the same way. What remains must validate as
+a contract v1 snapshot; if it does not, the pass stops before acting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from controlplane.errors import InputError, describe
+from controlplane.model import Agent, Pool, PoolHistory, Snapshot, Task
+
+
+class SnapshotError(InputError):
+    """The observed world does not make a valid snapshot; nothing is done on it."""
+
+
+@dataclass(frozen=True)
+class Assembly:
+    snapshot: Snapshot
+    #: Agent id -> why it was left out.
+    left_out_agents: dict[str, str] = field(default_factory=dict)
+    #: Task id -> why it was left out.
+    left_out_tasks: dict[str, str] = field(default_factory=dict)
+
+
+def assemble(
+    now: datetime,
+    pools: Sequence[Pool],
+    agents: Sequence[Agent],
+    pending: Sequence[Task],
+    history: Mapping[str, PoolHistory],
+) -> Assembly:
+    """The snapshot a pass plans on, and what it left out."""
+    by_pool = {p.name: p for p in pools}
+    kept: list[Agent] = []
+    left_agents: dict[str, str] = {}
+    for agent in agents:
+        why = _foreign(agent, by_pool)
+        if why is None:
+            kept.append(agent)
+        else:
+            left_agents[agent.id] = why
+    tasks: list[Task] = []
+    left_tasks: dict[str, str] = {}
+    for task in pending:
+        if task.pool is not None and task.pool not in by_pool:
+            left_tasks[task.id] = f"pool {task.pool!r} has no discovered group"
+        else:
+            tasks.append(task)
+    try:
+        snapshot = Snapshot(
+            version=1,
+            now=now,
+            pools=list(pools),
+            agents=kept,
+            pending=tasks,
+            history={k: v for k, v in history.items() if k in by_pool},
+        )
+    except ValidationError as error:
+        raise SnapshotError(f"observed world is not a valid snapshot: {describe(error)}") from None
+    return Assembly(snapshot, left_agents, left_tasks)
+
+
+def _foreign(agent: Agent, pools: Mapping[str, Pool]) -> str | None:
+    pool = pools.get(agent.pool)
+    if pool is None:
+        return f"pool {agent.pool!r} has no discovered group"
+    if agent.asg is None:
+        return None
+    group = next((g for g in pool.groups if g.asg == agent.asg), None)
+    if group is None:
+        return f"asg {agent.asg!r} is not a discovered group of pool {agent.pool!r}"
+    if group.zone != agent.zone:
+        return f"zone {agent.zone!r} differs from group {group.asg}'s zone {group.zone!r}"
+    return None

@@ -1,0 +1,15 @@
+"""Errors of the state store: each names the item or the lease and the problem."""
+
+from __future__ import annotations
+
+
+class StateError(Exception):
+    """Base of every error the state store raises on purpose."""
+
+
+class BadStateError(StateError):
+    """An item the store cannot read; nothing is decided on half-understood state."""
+
+
+class LeaseLostError(StateError):
+    """The lease is held by another holder or token, or has expired: stop acting."""

@@ -1,0 +1,78 @@
+"""What the control loop remembers between passes, as typed records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from controlplane.aws.capacity import CapacityLedger
+from controlplane.fields import UtcTime
+from controlplane.model import PoolHistory
+
+DrainPhase = Literal["deactivating", "deactivated", "terminating"]
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Leadership until `expires_at`; `token` grows with every change of holder (fencing)."""
+
+    holder: str
+    token: int
+    expires_at: datetime
+
+    def valid(self, now: datetime, margin_s: float = 0.0) -> bool:
+        """Still ours with `margin_s` to spare (a pass must finish a step before expiry)."""
+        return now + timedelta(seconds=margin_s) < self.expires_at
+
+
+class DrainIntent(BaseModel):
+    """A scale-down in progress: which agent, which instance, how far it has gone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agent_id: str = Field(min_length=1)
+    instance_id: str | None
+    asg: str | None
+    pool: str
+    zone: str
+    reason: str
+    phase: DrainPhase
+    created_at: UtcTime
+    updated_at: UtcTime
+    #: Fencing token of the leader that wrote it.
+    token: int = Field(ge=0)
+
+
+@dataclass(frozen=True)
+class ControlState:
+    """Everything stored for one cluster, as one consistent read."""
+
+    history: dict[str, PoolHistory] = field(default_factory=dict)
+    intents: dict[str, DrainIntent] = field(default_factory=dict)
+    ledger: CapacityLedger = field(default_factory=CapacityLedger)
+    idle_since: dict[str, datetime] = field(default_factory=dict)
+    framework_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StateChanges:
+    """One fenced commit: upserts, deletions and replacements; empty makes no call."""
+
+    history: Mapping[str, PoolHistory] = field(default_factory=dict)
+    put_intents: Sequence[DrainIntent] = ()
+    delete_intents: Sequence[str] = ()
+    ledger: CapacityLedger | None = None
+    idle_since: Mapping[str, datetime] | None = None
+
+    def empty(self) -> bool:
+        return not (
+            self.history
+            or self.put_intents
+            or self.delete_intents
+            or self.ledger is not None
+            or self.idle_since is not None
+        )

@@ -1,0 +1,248 @@
+"""The control loop's durable state in one DynamoDB table, behind a leader lease.
+
+Leadership is a lease item with a fencing token: acquire is a conditional put (free,
+expired, or already ours), the token grows with every change of holder, and every state
+write is a transaction whose first member checks the lease (holder, token, unexpired). A
+leader that stalled past its lease cannot overwrite its successor's state. Times are the
+caller's clock (hosts keep NTP); moto never expires items, so TTL is not used.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from controlplane.aws.calls import AwsCaller, BotoClient
+from controlplane.aws.errors import AwsCallError
+from controlplane.state import items as it
+from controlplane.state.errors import LeaseLostError
+from controlplane.state.records import ControlState, Lease, StateChanges
+
+log = logging.getLogger(__name__)
+#: TransactWriteItems takes at most 100 members; one is the lease check.
+TRANSACTION_WRITES = 99
+_CONFLICTS = {"ConditionalCheckFailedException", "TransactionCanceledException"}
+
+
+class StateStore:
+    """One cluster's state (its own partition) in `table`."""
+
+    def __init__(self, caller: AwsCaller, dynamodb: BotoClient, table: str, cluster: str) -> None:
+        self.caller = caller
+        self.dynamodb = dynamodb
+        self.table = table
+        self.cluster = cluster
+
+    # ---- table --------------------------------------------------------------------------
+
+    def create_table(self) -> None:
+        """Create the table if missing and wait for it (tests, demo; Terraform in production)."""
+        try:
+            self.caller.read(self.dynamodb, "DescribeTable", TableName=self.table)
+            return
+        except AwsCallError as error:
+            if error.code != "ResourceNotFoundException":
+                raise
+        self.caller.write(
+            self.dynamodb,
+            "CreateTable",
+            idempotent=False,
+            TableName=self.table,
+            KeySchema=[
+                {"AttributeName": "cluster", "KeyType": "HASH"},
+                {"AttributeName": "item", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "cluster", "AttributeType": "S"},
+                {"AttributeName": "item", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        self.dynamodb.get_waiter("table_exists").wait(  # type: ignore[attr-defined]
+            TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
+
+    # ---- reads --------------------------------------------------------------------------
+
+    def load(self) -> ControlState:
+        """Every item of the cluster in one consistent, paginated Query."""
+        return it.read_state(self._query())
+
+    def leader(self) -> Lease | None:
+        """The stored lease (possibly expired), or None if there never was one."""
+        reply = self.caller.read(
+            self.dynamodb,
+            "GetItem",
+            TableName=self.table,
+            Key=it.key(self.cluster, it.LEASE),
+            ConsistentRead=True,
+        )
+        item = reply.get("Item")
+        return None if item is None else it.read_lease(item)
+
+    def _query(self, prefix: str | None = None) -> list[it.Item]:
+        condition = "#c = :c" + (" AND begins_with(#i, :p)" if prefix else "")
+        values: dict[str, Any] = {":c": {"S": self.cluster}}
+        names = {"#c": "cluster"}
+        if prefix:
+            values[":p"] = {"S": prefix}
+            names["#i"] = "item"
+        out: list[it.Item] = []
+        start: dict[str, Any] | None = None
+        while True:
+            extra = {"ExclusiveStartKey": start} if start else {}
+            reply = self.caller.read(
+                self.dynamodb,
+                "Query",
+                TableName=self.table,
+                KeyConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ConsistentRead=True,
+                **extra,
+            )
+            out += reply.get("Items", [])
+            start = reply.get("LastEvaluatedKey")
+            if not start:
+                return out
+
+    # ---- lease --------------------------------------------------------------------------
+
+    def acquire(self, holder: str, now: datetime, ttl_s: float) -> Lease | None:
+        """Take a free or expired lease, or renew our own; None while another holds it."""
+        current = self.leader()
+        expires = now + timedelta(seconds=ttl_s)
+        if current is None:
+            lease = Lease(holder, 1, expires)
+            condition, values = "attribute_not_exists(#i)", {}
+        elif current.holder == holder or not current.valid(now):
+            token = current.token if current.holder == holder else current.token + 1
+            lease = Lease(holder, token, expires)
+            condition = "#t = :old AND holder = :holder AND expires_at = :exp"
+            values = {
+                ":old": {"N": str(current.token)},
+                ":holder": {"S": current.holder},
+                ":exp": {"N": it.epoch(current.expires_at)},
+            }
+        else:
+            return None
+        try:
+            self.caller.write(
+                self.dynamodb,
+                "PutItem",
+                idempotent=False,  # after a fault, re-read rather than repeat (below)
+                TableName=self.table,
+                Item=it.lease_item(self.cluster, lease),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#t": "token"} if values else {"#i": "item"},
+                **({"ExpressionAttributeValues": values} if values else {}),
+            )
+        except AwsCallError as error:
+            if error.code in _CONFLICTS:
+                return None  # someone else moved first
+            stored = self.leader()  # a fault after the write: did it land?
+            if stored == lease:
+                return lease
+            raise
+        if current is not None and current.holder != holder:
+            log.info("lease taken over from %s (token %d -> %d)", current.holder,
+                     current.token, lease.token)  # fmt: skip
+        return lease
+
+    def renew(self, lease: Lease, now: datetime, ttl_s: float) -> Lease:
+        """Extend our lease; LeaseLostError if it is no longer ours."""
+        if not lease.valid(now):
+            raise LeaseLostError(f"lease of {lease.holder} expired at {lease.expires_at}")
+        renewed = self.acquire(lease.holder, now, ttl_s)
+        if renewed is None or renewed.token != lease.token:
+            raise LeaseLostError(f"lease of {lease.holder} (token {lease.token}) was taken over")
+        return renewed
+
+    def release(self, lease: Lease) -> None:
+        """Expire our lease now so a standby takes over at once; a no-op if not ours."""
+        gone = Lease(lease.holder, lease.token, datetime.fromtimestamp(0, lease.expires_at.tzinfo))
+        try:
+            self.caller.write(
+                self.dynamodb,
+                "PutItem",
+                idempotent=True,
+                TableName=self.table,
+                Item=it.lease_item(self.cluster, gone),
+                ConditionExpression="holder = :h AND #t = :t",
+                ExpressionAttributeNames={"#t": "token"},
+                ExpressionAttributeValues={
+                    ":h": {"S": lease.holder},
+                    ":t": {"N": str(lease.token)},
+                },
+            )
+        except AwsCallError as error:
+            if error.code not in _CONFLICTS:
+                raise
+
+    # ---- fenced writes ------------------------------------------------------------------
+
+    def commit(self, lease: Lease, now: datetime, changes: StateChanges) -> None:
+        """Write `changes` only while `lease` holds; LeaseLostError otherwise."""
+        if changes.empty():
+            return
+        puts: list[it.Item] = []
+        deletes: list[str] = []
+        for pool, stamps in sorted(changes.history.items()):
+            puts.append(it.body_item(self.cluster, f"{it.HISTORY}{pool}", stamps))
+        for intent in changes.put_intents:
+            puts.append(it.body_item(self.cluster, f"{it.INTENT}{intent.agent_id}", intent))
+        deletes += [f"{it.INTENT}{agent}" for agent in changes.delete_intents]
+        if changes.ledger is not None:
+            puts.append(it.body_item(self.cluster, it.LEDGER, changes.ledger))
+        if changes.idle_since is not None:
+            parts = it.idle_items(self.cluster, changes.idle_since)
+            puts += parts
+            stored = {i["item"]["S"] for i in self._query(it.IDLE)}
+            keep = {p["item"]["S"] for p in parts}
+            deletes += sorted(stored - keep)
+        self._fenced(lease, now, puts, deletes)
+
+    def save_framework_id(self, lease: Lease, now: datetime, framework_id: str) -> None:
+        item = {**it.key(self.cluster, it.FRAMEWORK), "value": {"S": framework_id}}
+        self._fenced(lease, now, [item], [])
+
+    def clear_framework_id(self, lease: Lease, now: datetime) -> None:
+        self._fenced(lease, now, [], [it.FRAMEWORK])
+
+    def _fenced(self, lease: Lease, now: datetime, puts: list[it.Item], deletes: list[str]) -> None:
+        members: list[dict[str, Any]] = [
+            {"Put": {"TableName": self.table, "Item": item}} for item in puts
+        ] + [
+            {"Delete": {"TableName": self.table, "Key": it.key(self.cluster, name)}}
+            for name in deletes
+        ]
+        check = {
+            "ConditionCheck": {
+                "TableName": self.table,
+                "Key": it.key(self.cluster, it.LEASE),
+                "ConditionExpression": "holder = :h AND #t = :t AND expires_at > :now",
+                "ExpressionAttributeNames": {"#t": "token"},
+                "ExpressionAttributeValues": {
+                    ":h": {"S": lease.holder},
+                    ":t": {"N": str(lease.token)},
+                    ":now": {"N": it.epoch(now)},
+                },
+            }
+        }
+        for start in range(0, len(members), TRANSACTION_WRITES):
+            chunk = members[start : start + TRANSACTION_WRITES]
+            try:
+                self.caller.write(
+                    self.dynamodb,
+                    "TransactWriteItems",
+                    idempotent=True,  # puts and deletes of whole items: repeating is harmless
+                    TransactItems=[check, *chunk],
+                )
+            except AwsCallError as error:
+                if error.code in _CONFLICTS:
+                    raise LeaseLostError(
+                        f"lease of {lease.holder} (token {lease.token}) no longer holds: "
+                        f"{error.api_message}"
+                    ) from None
+                raise

@@ -1,0 +1,110 @@
+"""Build the parts of a control plane from `Settings`: clients, adapters, store, reconciler.
+
+Kept apart from the daemon so that `controlplane snapshot`, `run --once`, the daemon and
+the Lambda all assemble the same reconciler the same way.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import boto3
+from prometheus_client import CollectorRegistry
+
+from controlplane.aws.calls import AwsCaller, AwsMetrics
+from controlplane.aws.clients import make_clients
+from controlplane.aws.observation import AwsObserver
+from controlplane.config import Settings
+from controlplane.demand import DemandSource
+from controlplane.demand.http_source import HttpDemandSource
+from controlplane.demand.queue import TaskQueue
+from controlplane.mesos.operator_client import OperatorClient
+from controlplane.reconcile import PassMetrics, PassOptions, Reconciler
+from controlplane.records import PassRecorder
+from controlplane.state import StateStore
+from controlplane.state.clients import make_dynamodb
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Parts:
+    """Everything a pass needs, built once per process."""
+
+    settings: Settings
+    registry: CollectorRegistry
+    caller: AwsCaller
+    store: StateStore
+    operator: OperatorClient
+    reconciler: Reconciler
+
+
+def default_demand(settings: Settings) -> DemandSource:
+    """The demand a one-shot command reads: the `http` source, or, for `framework`, this
+    process's own queue, which is empty (the daemon's queue lives in the daemon, which
+    holds the lease while it runs)."""
+    if settings.demand.source == "http":
+        assert settings.demand.url is not None  # checked by DemandConfig
+        return HttpDemandSource(settings.demand.url)
+    return TaskQueue()
+
+
+def build(
+    settings: Settings,
+    *,
+    demand: DemandSource | None = None,
+    registry: CollectorRegistry | None = None,
+    metrics: PassMetrics | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    dry_run: bool | None = None,
+    session: boto3.Session | None = None,
+    rng: random.Random | None = None,
+) -> Parts:
+    """Wire a reconciler; `demand` defaults to `default_demand(settings)`."""
+    registry = registry if registry is not None else CollectorRegistry()
+    dry = settings.dry_run if dry_run is None else dry_run
+    aws = settings.aws
+    autoscaling, ec2 = make_clients(aws.region, aws.endpoint_url, session)
+    aws_metrics = AwsMetrics(registry)
+    caller = AwsCaller(metrics=aws_metrics, dry_run=dry)
+    # The state store always writes (the lease must work in dry-run too); the reconcile
+    # pass itself stores nothing when dry.
+    store_caller = AwsCaller(metrics=aws_metrics)
+    dynamodb = make_dynamodb(aws.region, aws.endpoint_url, session)
+    store = StateStore(store_caller, dynamodb, aws.state_table, settings.cluster)
+    adapter = settings.adapter()
+    observer = AwsObserver(caller, autoscaling, ec2, adapter, rng or random.Random())
+    mesos = settings.mesos
+    operator = OperatorClient(
+        mesos.masters, timeout_s=mesos.timeout_s, attempts=mesos.attempts, registry=registry
+    )
+    recorder = (
+        PassRecorder(settings.record.dir, settings.record.keep)
+        if settings.record.dir is not None
+        else None
+    )
+    options = PassOptions(
+        dry_run=dry,
+        lease_margin_s=settings.loop.lease_margin_s,
+        drain_settle_s=settings.loop.drain_settle_s,
+        forget_terminated_after_s=settings.loop.forget_terminated_after_s,
+    )
+    reconciler = Reconciler(
+        caller=caller,
+        autoscaling=autoscaling,
+        observer=observer,
+        adapter=adapter,
+        mesos=operator,
+        demand=demand if demand is not None else default_demand(settings),
+        store=store,
+        options=options,
+        clock=clock,
+        recorder=recorder,
+        metrics=metrics,
+    )
+    return Parts(settings, registry, caller, store, operator, reconciler)
