@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,6 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "controlplane.to
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
     for key in list(os.environ):
         if key.startswith("CONTROLPLANE_"):
             monkeypatch.delenv(key)
@@ -65,8 +64,7 @@ def test_cluster_is_required(tmp_path: Path) -> None:
 def test_every_problem_is_named(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
-        'cluster = "a"\n[loop]\ninterval_s = -1\n[pools.batch]\nmax_idel = 2\n'
-        '[aws]\nregion = ""\n',
+        'cluster = "a"\n[loop]\ninterval_s = -1\n[pools.batch]\nmax_idel = 2\n[aws]\nregion = ""\n',
     )
     with pytest.raises(ConfigError) as info:
         load_settings(path)

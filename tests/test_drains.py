@@ -15,8 +15,14 @@ from controlplane.state import DrainIntent
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
-def view(agent_id: str, *, active: bool = True, drain: str | None = None, tasks: int = 0,
-         used: float = 0.0) -> AgentView:  # fmt: skip
+def view(
+    agent_id: str,
+    *,
+    active: bool = True,
+    drain: str | None = None,
+    tasks: int = 0,
+    used: float = 0.0,
+) -> AgentView:
     live = tuple(
         TaskView(f"t{i}", "t", "fw", agent_id, "TASK_RUNNING", {"cpus": 1.0}, {})
         for i in range(tasks)
@@ -56,8 +62,9 @@ def group(*instances: tuple[str, str]) -> dict[str, ObservedGroup]:
     return {"g1": g}
 
 
-def one(i: DrainIntent, v: AgentView | None, groups: dict[str, ObservedGroup],
-        settle: float = 0.0) -> str:  # fmt: skip
+def one(
+    i: DrainIntent, v: AgentView | None, groups: dict[str, ObservedGroup], settle: float = 0.0
+) -> str:
     agents = {} if v is None else {v.id: v}
     [step] = review({i.agent_id: i}, agents, groups, NOW, settle_s=settle, forget_after_s=900)
     return step.kind

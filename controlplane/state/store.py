@@ -146,8 +146,12 @@ class StateStore:
                 return lease
             raise
         if current is not None and current.holder != holder:
-            log.info("lease taken over from %s (token %d -> %d)", current.holder,
-                     current.token, lease.token)  # fmt: skip
+            log.info(
+                "lease taken over from %s (token %d -> %d)",
+                current.holder,
+                current.token,
+                lease.token,
+            )
         return lease
 
     def renew(self, lease: Lease, now: datetime, ttl_s: float) -> Lease:

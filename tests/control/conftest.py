@@ -70,8 +70,14 @@ def settings_for(world: SimWorld, **changes: object) -> Settings:
 class Loop:
     """One control plane's parts on a world, stepped by hand."""
 
-    def __init__(self, world: SimWorld, clock: VirtualClock, demand: ListDemand,
-                 holder: str = "cp-1", **changes: object) -> None:  # fmt: skip
+    def __init__(
+        self,
+        world: SimWorld,
+        clock: VirtualClock,
+        demand: ListDemand,
+        holder: str = "cp-1",
+        **changes: object,
+    ) -> None:
         self.world = world
         self.clock = clock
         self.demand = demand
@@ -130,7 +136,7 @@ def world_spec(max_size: int = 10, min_size: int = 0, desired: int = 0) -> World
             PoolSpec(
                 name="batch", instance_type="m5.xlarge", min=min_size, max=max_size, desired=desired
             ),
-        ),  # fmt: skip
+        ),
         settings=AdapterSettings(cluster=CLUSTER, default_rules=RULES),
         boot_delay_s=20,
         gone_delay_s=0,

@@ -94,8 +94,9 @@ def test_a_restart_between_drain_and_terminate_resumes_from_the_stored_intent(
 
 
 def test_settle_time_holds_termination(world: SimWorld, clock: VirtualClock) -> None:
-    loop = _idle_fleet(world, clock, loop={"interval_s": 30, "lease_ttl_s": 60,
-                                           "drain_settle_s": 40})  # fmt: skip
+    loop = _idle_fleet(
+        world, clock, loop={"interval_s": 30, "lease_ttl_s": 60, "drain_settle_s": 40}
+    )
     loop.step(61)
     loop.step(30)
     assert loop.writes("TerminateInstanceInAutoScalingGroup") == 0
