@@ -75,14 +75,15 @@ class Loop:
         world: SimWorld,
         clock: VirtualClock,
         demand: ListDemand,
+        *,
         holder: str = "cp-1",
-        **changes: object,
+        changes: dict[str, object] | None = None,
     ) -> None:
         self.world = world
         self.clock = clock
         self.demand = demand
         self.holder = holder
-        self.settings = settings_for(world, **changes)
+        self.settings = settings_for(world, **(changes or {}))
         self.parts: Parts = self.restart()
         self.parts.store.create_table()
         self.lease: Lease | None = None

@@ -55,7 +55,7 @@ def test_demand_scales_up_balanced_once_then_idle_agents_drain_in_two_phases(
 
 
 def _idle_fleet(world: SimWorld, clock: VirtualClock, **changes: object) -> Loop:
-    loop = Loop(world, clock, ListDemand(), **changes)
+    loop = Loop(world, clock, ListDemand(), changes=changes)
     for zone in ZONES:
         world.autoscaling.set_desired_capacity(
             AutoScalingGroupName=f"batch-{zone}", DesiredCapacity=1
@@ -120,7 +120,7 @@ def test_a_pass_without_a_valid_lease_acts_no_further(world: SimWorld, clock: Vi
 
 def test_dry_run_writes_nothing(world: SimWorld, clock: VirtualClock) -> None:
     loop = _idle_fleet(world, clock)
-    dry = Loop(world, clock, ListDemand(tasks(9)), dry_run=True)
+    dry = Loop(world, clock, ListDemand(tasks(9)), changes={"dry_run": True})
     clock.advance(61)
     world.bridge.sync()
     result = dry.parts.reconciler.run_pass(dry.renew())
@@ -149,7 +149,9 @@ def test_mesos_unreachable_fails_the_pass_before_any_write(
 def test_each_pass_is_recorded_and_replays_to_the_same_plan(
     world: SimWorld, clock: VirtualClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    loop = Loop(world, clock, ListDemand(tasks(4)), record={"dir": str(tmp_path), "keep": 2})
+    loop = Loop(
+        world, clock, ListDemand(tasks(4)), changes={"record": {"dir": str(tmp_path), "keep": 2}}
+    )
     for _ in range(3):
         loop.step(1)
     snapshots = sorted(tmp_path.glob("*-snapshot.json"))

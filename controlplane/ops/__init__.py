@@ -1,0 +1,1 @@
+"""The daemon's operational surface: metrics, `/metrics` + `/healthz`, JSON logs."""
