@@ -198,7 +198,10 @@ class Reconciler:
             result.plan = _staged("plan", lambda: make_plan(seen.snapshot))
             if self.metrics is not None:
                 self.metrics.observe_groups(seen.aws.groups)
-            result.actions, result.drains_in_progress = self._act(lease, seen, result.plan)
+            plan = result.plan
+            result.actions, result.drains_in_progress = _staged(
+                "act", lambda: self._act(lease, seen, plan)
+            )
         except PassAbandonedError as error:
             result.outcome, result.stage, result.error = "abandoned", "stop", str(error)
         except LeaseLostError as error:
@@ -208,6 +211,8 @@ class Reconciler:
                 result.outcome, result.stage = "lost_lease", "lease"
             else:
                 result.outcome, result.stage = "failed", error.stage
+                if error.stage == "act":  # not an expected failure: keep the traceback
+                    log.error("pass failed while acting", exc_info=error.cause)
             result.error = str(error.cause)
         result.duration_s = time.perf_counter() - started
         self._report(result)
@@ -300,11 +305,8 @@ class Reconciler:
             # Stored before Mesos is asked: a crash after the call still leaves the record,
             # and the next pass resumes from it.
             guard()
-            self.store.commit(
-                lease,
-                self.clock(),
-                StateChanges(put_intents=fresh, history=_changed(history, seen.state)),
-            )
+            changes = StateChanges(put_intents=fresh, history=_changed(history, seen.state))
+            _staged("record", lambda: self.store.commit(lease, self.clock(), changes))
             seen = _with_history(seen, history)
         acts.deactivate_new(fresh, seen.now)
         by_instance = {
@@ -327,7 +329,7 @@ class Reconciler:
             )
             if not final.empty():
                 guard()
-                self.store.commit(lease, self.clock(), final)
+                _staged("record", lambda: self.store.commit(lease, self.clock(), final))
         if self.recorder is not None:
             self.recorder.record(seen.now, seen.snapshot, plan, out)
         return out, len(remaining)
@@ -348,7 +350,7 @@ def _with_history(seen: Observed, history: dict[str, PoolHistory]) -> Observed:
 def _staged(stage: str, fn: Callable[[], T]) -> T:
     try:
         return fn()
-    except (LeaseLostError, PassAbandonedError):
+    except (LeaseLostError, PassAbandonedError, StageError):
         raise
     except Exception as error:
         raise StageError(stage, error) from error

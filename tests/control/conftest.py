@@ -108,6 +108,7 @@ class Loop:
         """Advance time, let instances boot or leave, renew the lease, run one pass."""
         if advance_s:
             self.clock.advance(advance_s)
+        self.world.core.tick()  # tasks due to end end now, not whenever the ticker runs
         self.world.bridge.sync()
         result = self.parts.reconciler.run_pass(self.renew())
         self.world.bridge.sync()
