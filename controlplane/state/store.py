@@ -16,7 +16,7 @@ from typing import Any
 from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.errors import AwsCallError
 from controlplane.state import items as it
-from controlplane.state.errors import LeaseLostError
+from controlplane.state.errors import LeaseLostError, StateError
 from controlplane.state.records import ControlState, Lease, StateChanges
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,15 @@ class StateStore:
 
     def load(self) -> ControlState:
         """Every item of the cluster in one consistent, paginated Query."""
-        return it.read_state(self._query())
+        try:
+            return it.read_state(self._query())
+        except AwsCallError as error:
+            if error.code == "ResourceNotFoundException":
+                raise StateError(
+                    f"state table {self.table} does not exist (terraform/ creates it; "
+                    "`StateStore.create_table()` for local runs)"
+                ) from None
+            raise
 
     def leader(self) -> Lease | None:
         """The stored lease (possibly expired), or None if there never was one."""
