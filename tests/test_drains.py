@@ -49,7 +49,7 @@ def intent(agent_id: str, phase: str = "deactivated", age_s: float = 60.0) -> Dr
         pool="batch",
         zone="z1",
         reason="idle",
-        phase=phase,  # type: ignore[arg-type]
+        phase=phase,
         created_at=when,
         updated_at=when,
         token=1,
