@@ -129,6 +129,7 @@ def test_two_daemons_scale_up_run_work_and_drain_only_idle_agents(world: SimWorl
         assert submit(second, 1, 1.0) == 503  # a standby takes no work
         assert submit(first, 6, 3.0) == 201
         wait_for(lambda: sorted(desired(world).values()) == [2, 2, 2], 20, "balanced scale-up")
+        world.core.close_streams()  # the master drops every scheduler stream; pymesos resubscribes
         assert first.queue is not None
         queue = first.queue
         wait_for(lambda: queue.counts().get("finished", 0) == 6, 40, "all six tasks to finish")
