@@ -47,6 +47,12 @@ class MesosConfig(_Section):
     timeout_s: float = Field(default=10.0, gt=0)
     attempts: int = Field(default=5, ge=1)
 
+    def credentials(self) -> tuple[str, str] | None:
+        """(principal, secret) for HTTP basic auth, or None."""
+        if self.principal is None or self.secret is None:
+            return None
+        return self.principal, self.secret.get_secret_value()
+
     @model_validator(mode="after")
     def _credentials(self) -> MesosConfig:
         if (self.principal is None) != (self.secret is None):

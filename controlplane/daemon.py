@@ -246,6 +246,7 @@ class Daemon:
             failover_timeout_s=mesos.failover_timeout_s,
             refuse_seconds=mesos.refuse_seconds,
             clock=self.clock,
+            credentials=mesos.credentials(),
         )
         framework.start()
         self.framework = framework

@@ -81,7 +81,11 @@ def build(
     observer = AwsObserver(caller, autoscaling, ec2, adapter, rng or random.Random())
     mesos = settings.mesos
     operator = OperatorClient(
-        mesos.masters, timeout_s=mesos.timeout_s, attempts=mesos.attempts, registry=registry
+        mesos.masters,
+        timeout_s=mesos.timeout_s,
+        attempts=mesos.attempts,
+        registry=registry,
+        credentials=mesos.credentials(),
     )
     recorder = (
         PassRecorder(settings.record.dir, settings.record.keep)

@@ -234,14 +234,17 @@ class MesosFramework:
         refuse_seconds: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         scheduler: PlanningScheduler | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
         self.master = master
+        self.credentials = credentials
         self.queue = queue
         self.store = store
         self.scheduler = scheduler or PlanningScheduler(
             queue, store, refuse_seconds=refuse_seconds, clock=clock
         )
         self.framework_info: dict[str, Any] = {
+            **({"principal": credentials[0]} if credentials is not None else {}),
             "user": user or getpass.getuser(),
             "name": name,
             "failover_timeout": failover_timeout_s,
@@ -263,6 +266,8 @@ class MesosFramework:
             use_addict=True,
             failover=True,
             implicit_acknowledgements=False,
+            principal=None if self.credentials is None else self.credentials[0],
+            secret=None if self.credentials is None else self.credentials[1],
         )
         self.driver.start()
 

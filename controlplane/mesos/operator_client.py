@@ -8,6 +8,7 @@ backoff, and counts and times every call.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import logging
@@ -74,7 +75,9 @@ class OperatorClient:
         attempts: int = 5,
         max_backoff_s: float = 2.0,
         registry: CollectorRegistry | None = None,
+        credentials: tuple[str, str] | None = None,
     ) -> None:
+        """`credentials` (principal, secret) go as HTTP basic auth, as Mesos expects."""
         seeds = [masters] if isinstance(masters, str) else list(masters)
         if not seeds:
             raise ValueError("give at least one master address")
@@ -84,6 +87,10 @@ class OperatorClient:
         self._attempts = attempts
         self._max_backoff_s = max_backoff_s
         self.metrics = OperatorMetrics(registry if registry is not None else CollectorRegistry())
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if credentials is not None:
+            token = base64.b64encode(":".join(credentials).encode()).decode("ascii")
+            self._headers["Authorization"] = f"Basic {token}"
 
     @property
     def master(self) -> str:
@@ -212,7 +219,7 @@ class OperatorClient:
                 "POST",
                 OPERATOR_PATH,
                 body=data,
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
+                headers=self._headers,
             )
             resp = conn.getresponse()
             payload = resp.read()
