@@ -12,6 +12,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
 from controlplane.sim.clock import VirtualClock
+from controlplane.sim.mesos_master import MesosMasterEmulator
 from controlplane.sim.mesos_master.state import SimTask
 from controlplane.sim.world import SimWorld
 from tests.aws.conftest import _Body, inject, server_error_reply, throttle_reply
@@ -27,12 +28,13 @@ FAULTY = (
 )
 
 
-def _faults(loop: Loop, rng: random.Random) -> None:
+def _faults(loop: Loop, rng: random.Random) -> list[list[bool]]:
+    """Inject faults into this process's clients; the draws say which calls were hit."""
     client: Any = loop.parts.reconciler.autoscaling
-    for operation, reply in FAULTY:
-        inject(client, operation, 0.25, rng.randrange(1 << 30), reply)
-    inject(loop.parts.store.dynamodb, "TransactWriteItems", 0.2, rng.randrange(1 << 30),
-           _json_throttle)  # fmt: skip
+    draws = [inject(client, op, 0.25, rng.randrange(1 << 30), reply) for op, reply in FAULTY]
+    seed = rng.randrange(1 << 30)
+    draws.append(inject(loop.parts.store.dynamodb, "TransactWriteItems", 0.2, seed, _json_throttle))
+    return draws
 
 
 def _json_throttle() -> AWSResponse:
@@ -62,32 +64,60 @@ def test_seeded_faults_never_lose_a_busy_instance(
 ) -> None:
     rng = random.Random(seed)
     demand = ListDemand()
-    loop = Loop(world, clock, demand, changes={"aws": {
-        "region": world.region, "endpoint_url": world.moto_url, "state_table": "cp-state",
-        "discovery_ttl_s": 1, "launch_deadline_s": 120}})  # fmt: skip
+    # Two masters share one state: the leader moves between them (307 to the other).
+    masters = [world.emulator, MesosMasterEmulator(world.core).start()]
+    masters[1].become_standby(masters[0].address)
+    aws = {
+        "region": world.region,
+        "endpoint_url": world.moto_url,
+        "state_table": "cp-state",
+        "discovery_ttl_s": 1,
+        "launch_deadline_s": 120,
+    }
+    mesos = {"masters": [m.address for m in masters], "attempts": 2, "timeout_s": 5}
+    loop = Loop(world, clock, demand, changes={"aws": aws, "mesos": mesos})
+    try:
+        _run(loop, world, masters, demand, rng)
+    finally:
+        masters[1].stop()
+
+
+def _run(
+    loop: Loop,
+    world: SimWorld,
+    masters: list[MesosMasterEmulator],
+    demand: ListDemand,
+    rng: random.Random,
+) -> None:
     loop.parts.caller.max_attempts = 3
-    _faults(loop, rng)
+    draws = _faults(loop, rng)
     outcomes: dict[str, int] = {}
     peak = 0
     for n in range(40):
         roll = rng.random()
         if roll < 0.15:
-            demand.tasks = tasks(rng.randrange(0, 10), cpus=rng.choice([1.0, 2.0, 3.0]),
-                                 prefix=f"g{n}-")  # fmt: skip
+            count, cpus = rng.randrange(0, 10), rng.choice([1.0, 2.0, 3.0])
+            demand.tasks = tasks(count, cpus=cpus, prefix=f"g{n}-")
+        elif roll < 0.2:
+            leader = next(m for m in masters if m.is_leader)  # no leader for a step
+            leader.become_standby(None)
         elif roll < 0.25:
-            world.emulator.become_standby(None)  # the leader moves away for a step
+            old, new = (masters[0], masters[1]) if masters[0].is_leader else masters[::-1]
+            old.become_standby(new.address)  # the leader moves to the other master
+            new.become_leader()
         elif roll < 0.35:
             loop.restart()  # killed between steps: only the table survives
-            _faults(loop, rng)
+            draws += _faults(loop, rng)
         elif roll < 0.6:
             _land_task(world, rng, n)
         result = loop.step(rng.choice([5.0, 20.0, 45.0, 90.0]))
         outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
         peak = max(peak, sum(loop.desired().values()))
-        if not world.emulator.is_leader:
-            world.emulator.become_leader()
+        if not any(m.is_leader for m in masters):
+            masters[0].become_leader()
+            masters[1].become_standby(masters[0].address)
     assert outcomes.get("ok", 0) > 10, outcomes
-    assert outcomes.get("failed", 0) > 0, outcomes  # the faults did bite
+    assert sum(sum(d) for d in draws) > 10  # the faults did bite
     assert peak >= 3  # the fleet grew, so the drain below terminates real instances
 
     # Faults stop, demand ends, tasks finish: the fleet drains to its minimum.
