@@ -113,3 +113,25 @@ def test_soft_zone_preference_breaks_ties_between_equal_zones_only() -> None:
         [task("t", cpus=16, constraints=prefer_b)],
     )
     assert _counts(plan.scale_up) == {"us-east-1a": 1}
+
+
+def test_an_instance_opened_for_constrained_work_is_filled_before_another_opens() -> None:
+    # Found by hypothesis: the plain task (licence) waited for the shortfall packing, then a
+    # constrained one (soft rack) opened a gpu instance with room for both, and the packing
+    # opened a second instead of using it.
+    gpu = pool("gpu", zones=("us-east-1a",))
+    gpu["capacity"] = {"cpus": 16.0, "disk": 190000.0, "licence": 4.0}
+    pending = [
+        task(
+            "pinned",
+            cpus=1,
+            mem=0,
+            resources={"cpus": 1.0, "disk": 5000.0},
+            constraints=[{"kind": "attribute", "name": "rack", "value": "r1", "soft": True}],
+        ),
+        task("plain", resources={"licence": 1.0}),
+    ]
+    agents = [agent("A-0", attributes={"rack": "r1"})]
+    plan = run([pool(zones=("us-east-1a",)), gpu], agents, pending)
+    assert set(targets(plan).values()) == {"gpu/us-east-1a#0"}
+    assert _counts(plan.scale_up) == {"us-east-1a": 1}

@@ -113,8 +113,12 @@ class Placer:
             full = full and (cls.one_per_row or self._room(cls, row, 1) == 0)
         return []
 
-    def pack_shortfall(self, waiting: list[tuple[TaskClass, list[Task]]]) -> None:
+    def pack_shortfall(self, waiting: list[tuple[TaskClass, list[Task], int]]) -> None:
         """Put tasks that no existing row holds onto the fewest new instances.
+
+        Each entry carries the row count when its class waited: rows opened since (new
+        instances for constrained tasks placed later) are tried first, so an instance this
+        plan already opens is filled before another is opened.
 
         Only unconstrained tasks come here. Each goes to its cheapest pool that may grow;
         each pool's share is packed as a whole (`packing.pack`), then the bins are opened
@@ -122,7 +126,10 @@ class Placer:
         open (bounds reached) fall back to task-by-task placement, which explains them.
         """
         by_pool: dict[int, list[tuple[TaskClass, Task]]] = {}
-        for cls, tasks in waiting:
+        for cls, queued, rows_then in waiting:
+            tasks = queued if self.table.n == rows_then else self.place(cls, queued, False)
+            if not tasks:
+                continue
             target = next(
                 (pi for pi in self._eligible_pools(cls) if self._rows.new_instance_zones(cls, pi)),
                 None,

@@ -44,7 +44,7 @@ def plan(snapshot: Snapshot) -> Plan:
     for cls in classes:
         left = placer.place(cls, may_open=not cls.plain)
         if left:
-            waiting.append((cls, left))
+            waiting.append((cls, left, table.n))
     placer.pack_shortfall(waiting)
     idle = idle_phase(snapshot, table, growth)
     scale_up = _scale_up(growth, idle)
