@@ -28,6 +28,9 @@ _CONFLICTS = {"ConditionalCheckFailedException", "TransactionCanceledException"}
 class StateStore:
     """One cluster's state (its own partition) in `table`."""
 
+    #: Items per Query page (None: DynamoDB's 1 MB pages); tests lower it to page.
+    query_limit: int | None = None
+
     def __init__(self, caller: AwsCaller, dynamodb: BotoClient, table: str, cluster: str) -> None:
         self.caller = caller
         self.dynamodb = dynamodb
@@ -99,7 +102,9 @@ class StateStore:
         out: list[it.Item] = []
         start: dict[str, Any] | None = None
         while True:
-            extra = {"ExclusiveStartKey": start} if start else {}
+            extra: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
+            if self.query_limit is not None:
+                extra["Limit"] = self.query_limit
             reply = self.caller.read(
                 self.dynamodb,
                 "Query",
