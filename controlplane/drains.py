@@ -88,6 +88,8 @@ def _step(
     if view is None:
         return IntentStep("forget", intent, "agent left Mesos before its instance was terminated")
     if busy(view):
+        if view.drain_state is not None:  # REACTIVATE is refused while DRAINING
+            return IntentStep("forget", intent, "agent busy under an operator's drain")
         return IntentStep("reactivate", intent, f"agent received work again ({len(view.tasks)})")
     if view.active and view.drain_state is None:
         if intent.phase == "deactivating":

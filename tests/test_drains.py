@@ -84,6 +84,8 @@ def test_work_arriving_again_reactivates() -> None:
     assert one(intent("a"), view("a", active=False, tasks=1), g) == "reactivate"
     assert one(intent("a"), view("a", active=False, used=0.5), g) == "reactivate"
     assert one(intent("a", "deactivating"), view("a", tasks=2), g) == "reactivate"
+    busy_draining = view("a", active=False, drain="DRAINING", tasks=1)
+    assert one(intent("a"), busy_draining, g) == "forget"  # the operator's drain, not ours
 
 
 def test_unconfirmed_deactivation_is_resent_and_outside_reactivation_respected() -> None:
