@@ -64,6 +64,18 @@ class Group(Strict):
         return self
 
 
+class Floor(Strict):
+    """A minimum instance count for a whole pool that someone else owns (a schedule profile).
+
+    The planner raises the pool to it (balanced over zones) and never drains below it; it
+    never forces a busy agent out, so lowering a floor only lets idle agents go.
+    """
+
+    instances: Count
+    #: Who set it and why, quoted in reasons: e.g. "profile business-hours (Mon 08:00-20:00)".
+    source: str = Field(min_length=1)
+
+
 class Pool(Strict):
     """A family of identical agents spread over zones, with its scaling rules."""
 
@@ -79,6 +91,7 @@ class Pool(Strict):
     fitness: Fitness = "binpack"
     attributes: Attributes = Field(default_factory=dict)
     groups: list[Group]
+    floor: Floor | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> Pool:

@@ -15,6 +15,7 @@ import numpy as np
 
 from controlplane.model import Agent, Hold, ScaleDown, Snapshot
 from controlplane.numbers import num
+from controlplane.planning.floor import floor_text, pool_size
 from controlplane.planning.growth import PoolGrowth, timestamp
 from controlplane.planning.table import HYPOTHETICAL, CandidateTable
 
@@ -124,7 +125,8 @@ def _drain_excess(
     for agents in by_zone.values():
         agents.sort(key=lambda a: (a.idle_since or snapshot.now, a.id))
     removed = 0
-    while removed < excess:
+    floor = pool.floor.instances if pool.floor is not None else 0
+    while removed < excess and pool_size(g) > floor:
         zones = [
             z
             for z, agents in by_zone.items()
@@ -167,6 +169,8 @@ def _drain_excess(
             why.append(f"{launching} launching, drainable once registered")
         if unmanaged:
             why.append(f"{unmanaged} in no group")
+        if pool.floor is not None and pool_size(g) <= floor:
+            why.append(f"{floor_text(g)} keeps the pool at {pool_size(g)}")
         left = sorted(z for z, a in by_zone.items() if a)
         for z in (z for z in left if g.groups[z].shrinking):
             state = g.groups[z]

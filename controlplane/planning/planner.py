@@ -11,6 +11,7 @@ import numpy as np
 from controlplane.model import Plan, ScaleUp, Snapshot, Summary
 from controlplane.planning.bounds import lower_bound
 from controlplane.planning.fitness import pool_weights
+from controlplane.planning.floor import FloorOutcome, floor_phase, floor_text
 from controlplane.planning.growth import PoolGrowth, growth_state
 from controlplane.planning.idle import IdleOutcome, idle_phase
 from controlplane.planning.placement import Placer
@@ -47,7 +48,8 @@ def plan(snapshot: Snapshot) -> Plan:
             waiting.append((cls, left, table.n))
     placer.pack_shortfall(waiting)
     idle = idle_phase(snapshot, table, growth)
-    scale_up = _scale_up(growth, idle)
+    floor = floor_phase(growth)
+    scale_up = _scale_up(growth, idle, floor)
     on_agents = sum(1 for p in placer.placements if p.agent is not None)
     summary = Summary(
         agents_needed=_agents_needed(table),
@@ -64,7 +66,7 @@ def plan(snapshot: Snapshot) -> Plan:
         unplaced=placer.unplaced,
         scale_up=scale_up,
         scale_down=idle.scale_down,
-        holds=idle.holds,
+        holds=[*idle.holds, *floor.holds],
         summary=summary,
     )
 
@@ -77,7 +79,7 @@ def _agents_needed(table: CandidateTable) -> int:
     return int(np.sum(holds_work))
 
 
-def _scale_up(growth: list[PoolGrowth], idle: IdleOutcome) -> list[ScaleUp]:
+def _scale_up(growth: list[PoolGrowth], idle: IdleOutcome, floor: FloorOutcome) -> list[ScaleUp]:
     out = []
     for g in sorted(growth, key=lambda g: g.pool.name):
         pool = g.pool
@@ -86,7 +88,8 @@ def _scale_up(growth: list[PoolGrowth], idle: IdleOutcome) -> list[ScaleUp]:
             if not state.new:
                 continue
             buffer = idle.buffer_new.get((pool.name, zone), 0)
-            shortfall = state.new - buffer
+            floored = floor.new.get((pool.name, zone), 0)
+            shortfall = state.new - buffer - floored
             parts = []
             if shortfall:
                 tasks = g.shortfall_tasks.get(zone, 0)
@@ -99,6 +102,8 @@ def _scale_up(growth: list[PoolGrowth], idle: IdleOutcome) -> list[ScaleUp]:
                     f"idle buffer: pool has {idle.idle[pool.name]} idle, min_idle "
                     f"{pool.min_idle}: {buffer} new {pool.instance_type}"
                 )
+            if floored:
+                parts.append(f"{floor_text(g)}: {floored} new {pool.instance_type}")
             out.append(
                 ScaleUp(
                     pool=pool.name,
