@@ -15,7 +15,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from controlplane.errors import InputError, describe
-from controlplane.model import Agent, Pool, PoolHistory, Snapshot, Task
+from controlplane.model import Agent, Floor, Pool, PoolHistory, Snapshot, Task
 
 
 class SnapshotError(InputError):
@@ -37,8 +37,14 @@ def assemble(
     agents: Sequence[Agent],
     pending: Sequence[Task],
     history: Mapping[str, PoolHistory],
+    floors: Mapping[str, Floor] | None = None,
 ) -> Assembly:
-    """The snapshot a pass plans on, and what it left out."""
+    """The snapshot a pass plans on, and what it left out. `floors` (pool -> the scheduler's
+    floor in force now) are set on the pools they name; a floor for an unknown pool is moot."""
+    floors = floors or {}
+    pools = [
+        p.model_copy(update={"floor": floors[p.name]}) if p.name in floors else p for p in pools
+    ]
     by_pool = {p.name: p for p in pools}
     kept: list[Agent] = []
     left_agents: dict[str, str] = {}

@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.errors import InputError
+from controlplane.profiles import Profile
 
 ENV_PREFIX = "CONTROLPLANE_"
 
@@ -136,6 +137,22 @@ class RecordConfig(_Section):
     keep: int = Field(default=200, ge=1)
 
 
+class ScheduleConfig(_Section):
+    """Time-based pool floors (controlplane/profiles.py), applied by the scheduled Lambda."""
+
+    profiles: list[Profile] = Field(default_factory=list)
+    #: After setting the floors, run one reconcile pass if no daemon holds the lease.
+    run_pass: bool = True
+
+    @model_validator(mode="after")
+    def _unique(self) -> ScheduleConfig:
+        names = [p.name for p in self.profiles]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"profile name {dup[0]!r} is used more than once")
+        return self
+
+
 class Settings(BaseSettings):
     """A whole deployment's configuration; see docs/configuration.md."""
 
@@ -154,6 +171,7 @@ class Settings(BaseSettings):
     demand: DemandConfig = Field(default_factory=DemandConfig)
     ops: OpsConfig = Field(default_factory=OpsConfig)
     record: RecordConfig = Field(default_factory=RecordConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     default_rules: PoolRules = Field(default_factory=PoolRules)
     pools: dict[str, PoolRules] = Field(default_factory=dict)
 

@@ -172,7 +172,9 @@ class Reconciler:
             log.debug("agent %s left out: %s", agent_id, why)
         assembly = _staged(
             "snapshot",
-            lambda: assemble(now, aws.pools, mesos.agents, pending, state.history),
+            lambda: assemble(
+                now, aws.pools, mesos.agents, pending, state.history, state.floors_at(now)
+            ),
         )
         for agent_id, why in sorted(assembly.left_out_agents.items()):
             log.warning("agent %s left out of the snapshot: %s", agent_id, why)

@@ -8,6 +8,7 @@
 | `ledger` | `body`: CapacityLedger JSON |
 | `idle#<n>` | `data` (B): part n of `parts` (N) of zlib-compressed JSON {agent: epoch us} |
 | `framework` | `value` (S): the Mesos framework id |
+| `floor#<pool>` | `body`: ScheduledFloor JSON; `set_at` (N): epoch seconds (ordering) |
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from controlplane.aws.capacity import CapacityLedger
 from controlplane.errors import describe
 from controlplane.model import PoolHistory
 from controlplane.state.errors import BadStateError
-from controlplane.state.records import ControlState, DrainIntent, Lease
+from controlplane.state.records import ControlState, DrainIntent, Lease, ScheduledFloor
 
 Item = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
@@ -36,6 +37,7 @@ FRAMEWORK = "framework"
 HISTORY = "history#"
 INTENT = "intent#"
 IDLE = "idle#"
+FLOOR = "floor#"
 
 
 def key(cluster: str, item: str) -> Item:
@@ -88,6 +90,7 @@ def read_state(items: Iterable[Item]) -> ControlState:
     ledger = CapacityLedger()
     framework_id: str | None = None
     idle_parts: dict[int, tuple[int, bytes]] = {}
+    floors: dict[str, ScheduledFloor] = {}
     for item in items:
         name = _name(item)
         if name == LEASE:
@@ -103,11 +106,13 @@ def read_state(items: Iterable[Item]) -> ControlState:
             if intent.agent_id != name.removeprefix(INTENT):
                 raise BadStateError(f"item {name}: holds the intent of agent {intent.agent_id}")
             intents[intent.agent_id] = intent
+        elif name.startswith(FLOOR):
+            floors[name.removeprefix(FLOOR)] = _body(item, name, ScheduledFloor)
         elif name.startswith(IDLE):
             idle_parts[_index(name)] = (int(_text(item, name, "parts", "N")), _bytes(item, name))
         else:
             raise BadStateError(f"item {name}: unknown kind of item")
-    return ControlState(history, intents, ledger, _idle(idle_parts), framework_id)
+    return ControlState(history, intents, ledger, _idle(idle_parts), framework_id, floors)
 
 
 def _idle(parts: dict[int, tuple[int, bytes]]) -> dict[str, datetime]:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from controlplane.aws.capacity import CapacityLedger
 from controlplane.fields import UtcTime
-from controlplane.model import PoolHistory
+from controlplane.model import Floor, PoolHistory
 
 DrainPhase = Literal["deactivating", "deactivated", "terminating"]
 
@@ -47,6 +47,24 @@ class DrainIntent(BaseModel):
     token: int = Field(ge=0)
 
 
+class ScheduledFloor(BaseModel):
+    """A pool's floor as the scheduler last set it. The scheduler owns it; the loop reads it.
+
+    `until` is the end of the window that set it: past it the loop ignores the floor, so a
+    schedule that fails to fire at the end of a window cannot hold capacity forever.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    instances: int = Field(ge=0)
+    source: str = Field(min_length=1)
+    until: UtcTime
+    set_at: UtcTime
+
+    def holds(self, now: datetime) -> bool:
+        return now < self.until
+
+
 @dataclass(frozen=True)
 class ControlState:
     """Everything stored for one cluster, as one consistent read."""
@@ -56,6 +74,19 @@ class ControlState:
     ledger: CapacityLedger = field(default_factory=CapacityLedger)
     idle_since: dict[str, datetime] = field(default_factory=dict)
     framework_id: str | None = None
+    #: pool -> the scheduler's floor (possibly past its `until`).
+    floors: dict[str, ScheduledFloor] = field(default_factory=dict)
+
+    def floors_at(self, now: datetime) -> dict[str, Floor]:
+        """The floors in force at `now`, as the planner takes them (source says until when)."""
+        return {
+            pool: Floor(
+                instances=f.instances,
+                source=f"{f.source}, until {f.until.strftime('%Y-%m-%dT%H:%M:%SZ')}",
+            )
+            for pool, f in sorted(self.floors.items())
+            if f.holds(now)
+        }
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.errors import AwsCallError
 from controlplane.state import items as it
 from controlplane.state.errors import LeaseLostError, StateError
-from controlplane.state.records import ControlState, Lease, StateChanges
+from controlplane.state.records import ControlState, Lease, ScheduledFloor, StateChanges
 
 log = logging.getLogger(__name__)
 #: TransactWriteItems takes at most 100 members; one is the lease check.
@@ -196,6 +196,47 @@ class StateStore:
         except AwsCallError as error:
             if error.code not in _CONFLICTS:
                 raise
+
+    # ---- the scheduler's floors (not fenced: the scheduler owns them, the loop reads) ----
+
+    def set_floor(self, pool: str, floor: ScheduledFloor | None, now: datetime) -> bool:
+        """Store (or with None remove) a pool's floor unless a later decision is stored.
+
+        Ordered by decision time (`now`, stored as `set_at`): a late or retried invocation
+        never overwrites a newer decision. Returns whether the write landed.
+        """
+        name = f"{it.FLOOR}{pool}"
+        if floor is not None and floor.set_at != now:
+            raise ValueError(f"floor of {pool}: set_at {floor.set_at} is not the decision {now}")
+        stamp = {":s": {"N": it.epoch(now)}}
+        try:
+            if floor is None:
+                self.caller.write(
+                    self.dynamodb,
+                    "DeleteItem",
+                    idempotent=True,
+                    TableName=self.table,
+                    Key=it.key(self.cluster, name),
+                    ConditionExpression="attribute_exists(#i) AND set_at < :s",
+                    ExpressionAttributeNames={"#i": "item"},
+                    ExpressionAttributeValues=stamp,
+                )
+            else:
+                self.caller.write(
+                    self.dynamodb,
+                    "PutItem",
+                    idempotent=True,
+                    TableName=self.table,
+                    Item={**it.body_item(self.cluster, name, floor), "set_at": stamp[":s"]},
+                    ConditionExpression="attribute_not_exists(#i) OR set_at < :s",
+                    ExpressionAttributeNames={"#i": "item"},
+                    ExpressionAttributeValues=stamp,
+                )
+        except AwsCallError as error:
+            if error.code in _CONFLICTS:
+                return False
+            raise
+        return True
 
     # ---- fenced writes ------------------------------------------------------------------
 

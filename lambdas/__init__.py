@@ -1,0 +1,1 @@
+"""AWS Lambda entry points (deployed by terraform/modules/scheduled_scaling)."""

@@ -1,0 +1,1 @@
+"""The scheduled-scaling Lambda: time-based pool floors plus one reconcile pass."""
