@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import boto3
-from mypy_boto3_autoscaling import AutoScalingClient
-from mypy_boto3_ec2 import EC2Client
 
 from controlplane.aws.calls import client_config
+
+if TYPE_CHECKING:  # type stubs are a dev dependency, absent from the Lambda bundle
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_ec2 import EC2Client
 
 
 def make_clients(

@@ -19,12 +19,10 @@ from __future__ import annotations
 import logging
 import urllib.request
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import boto3
 from moto.server import ThreadedMotoServer
-from mypy_boto3_autoscaling import AutoScalingClient
-from mypy_boto3_ec2 import EC2Client
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from controlplane.aws.clients import make_clients
@@ -37,6 +35,11 @@ from controlplane.aws.pool_rules import (
 from controlplane.sim.clock import Clock, RealClock
 from controlplane.sim.fleet import FleetBridge
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
+
+if TYPE_CHECKING:  # type stubs are a dev dependency, absent from the Lambda bundle
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_ec2 import EC2Client
+
 
 log = logging.getLogger(__name__)
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import boto3
-from mypy_boto3_dynamodb import DynamoDBClient
 
 from controlplane.aws.calls import client_config
+
+if TYPE_CHECKING:  # type stubs are a dev dependency, absent from the Lambda bundle
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 
 def make_dynamodb(
