@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint
+.PHONY: run test lint lambda-zip
 
 $(STAMP): pyproject.toml constraints.txt tools/http_parser_wheel.sh
 	$(PYTHON) -m venv $(VENV)
@@ -24,3 +24,7 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q
+
+# The scheduled-scaling Lambda's zip (python3.12 runtime, no pymesos), byte-for-byte reproducible.
+lambda-zip: $(STAMP)
+	$(BIN)/python tools/build_lambda.py --out build/lambda/scheduled_scaling.zip
