@@ -112,15 +112,16 @@ class OperatorClient:
             self.metrics.calls.labels(kind, outcome).inc()
             self.metrics.seconds.labels(kind).observe(time.monotonic() - started)
 
-    def state(self) -> tuple[list[AgentView], list[TaskView]]:
-        """Agents (total, used, offered, attributes, drain state, live tasks) and all tasks."""
-        return read_state(self.call({"type": "GET_STATE"}))
+    def state(self, *, completed: bool = True) -> tuple[list[AgentView], list[TaskView]]:
+        """Agents (total, used, offered, attributes, drain state, live tasks) and all tasks
+        (live only unless `completed`)."""
+        return read_state(self.call({"type": "GET_STATE"}), completed=completed)
 
     def agents(self) -> list[AgentView]:
         """Every agent with its live tasks, from one GET_STATE: GET_AGENTS and GET_TASKS
         are two instants, and a task ending between them would make `used` and the task
         list disagree in the snapshot."""
-        return self.state()[0]
+        return self.state(completed=False)[0]
 
     def agents_only(self) -> list[AgentView]:
         """GET_AGENTS alone (no tasks attached): cheaper when only resources matter."""

@@ -143,12 +143,15 @@ class _Reader:
         return out
 
 
-def read_tasks(reply: Any, call: str, path: str) -> list[TaskView]:
-    """Live and completed tasks from a `get_tasks` object at `path`."""
+def read_tasks(reply: Any, call: str, path: str, *, completed: bool = True) -> list[TaskView]:
+    """Live (and, with `completed`, completed) tasks from a `get_tasks` object at `path`.
+
+    A master keeps up to 1,000 completed tasks per framework: a caller that needs only live
+    ones skips reading them (they were most of the parsing time of a pass)."""
     r = _Reader(call)
     body = r.obj(reply, path)
     out: list[TaskView] = []
-    for list_key in ("tasks", "completed_tasks"):
+    for list_key in ("tasks", "completed_tasks") if completed else ("tasks",):
         for i, raw_task in enumerate(r.items(body, list_key, path)):
             where = f"{path}.{list_key}[{i}]"
             task = r.obj(raw_task, where)
@@ -210,14 +213,20 @@ def read_agents(reply: Any, call: str, path: str, tasks: list[TaskView]) -> list
     return out
 
 
-def read_state(reply: Any) -> tuple[list[AgentView], list[TaskView]]:
-    """GET_STATE: agents with their tasks, and every task the master reports."""
+def read_state(reply: Any, *, completed: bool = True) -> tuple[list[AgentView], list[TaskView]]:
+    """GET_STATE: agents with their tasks, and every task the master reports (completed
+    ones only with `completed`)."""
     r = _Reader("GET_STATE")
     top = r.obj(reply, "reply")
     if top.get("type") != "GET_STATE":
         raise r.fail("type", f"expected GET_STATE, got {top.get('type')!r}")
     state = r.obj(r.field(top, "get_state", "reply"), "get_state")
-    tasks = read_tasks(r.field(state, "get_tasks", "get_state"), "GET_STATE", "get_state.get_tasks")
+    tasks = read_tasks(
+        r.field(state, "get_tasks", "get_state"),
+        "GET_STATE",
+        "get_state.get_tasks",
+        completed=completed,
+    )
     agents = read_agents(
         r.field(state, "get_agents", "get_state"), "GET_STATE", "get_state.get_agents", tasks
     )

@@ -88,6 +88,8 @@ class WorldSpec(BaseModel):
     #: Run the bridge on a thread every this many real seconds; None: call `bridge.sync()`.
     bridge_interval_s: float | None = Field(default=None, gt=0)
     allocation_interval_s: float = Field(default=1.0, gt=0)
+    #: Completed tasks the master reports in GET_STATE (Mesos' flag of that name: 1000).
+    max_completed_tasks: int = Field(default=1000, ge=0)
     image_id: str = "ami-12c6146b"
 
     @model_validator(mode="after")
@@ -122,7 +124,11 @@ class SimWorld:
             aws_access_key_id=FAKE_KEY_ID,
             aws_secret_access_key=FAKE_SECRET,
         )
-        self.core = MasterCore(self.clock, allocation_interval_s=spec.allocation_interval_s)
+        self.core = MasterCore(
+            self.clock,
+            allocation_interval_s=spec.allocation_interval_s,
+            max_completed_tasks=spec.max_completed_tasks,
+        )
         self.emulator = MesosMasterEmulator(self.core)
         self.subnets: dict[str, str] = {}
         self.templates: dict[str, str] = {}

@@ -52,6 +52,7 @@ class MasterCore:
         master_id: str | None = None,
         allocation_interval_s: float = 1.0,
         offer_timeout_s: float | None = None,
+        max_completed_tasks: int = 1000,
     ) -> None:
         self.clock = clock or RealClock()
         self.master_id = master_id or str(uuid.uuid4())
@@ -63,7 +64,8 @@ class MasterCore:
         self.frameworks: dict[str, Framework] = {}
         self.completed_frameworks: set[str] = set()
         self.offers: dict[str, Offer] = {}
-        self.completed_tasks: deque[SimTask] = deque(maxlen=1000)
+        #: Mesos' --max_completed_tasks_per_framework (1000); kept for the whole master here.
+        self.completed_tasks: deque[SimTask] = deque(maxlen=max_completed_tasks)
         self._ids = itertools.count()
         self._agent_ids = itertools.count()
         self._framework_ids = itertools.count()
