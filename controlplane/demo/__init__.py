@@ -1,0 +1,1 @@
+"""`controlplane demo`: replay a workload against the embedded world and draw the report."""

@@ -1,0 +1,105 @@
+"""What a demo replays on: the world's pools, the control plane's rules, the clock's pace.
+
+`controlplane demo --config demo.toml` reads this (every key optional; see
+examples/demo.toml). `variants` are the policies `--compare` puts side by side: each is a
+name and the pool rules it changes.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from controlplane.aws.pool_rules import PoolRules
+from controlplane.config import ConfigError, problems
+
+ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DemoPool(_Strict):
+    name: str = Field(default="general", min_length=1)
+    instance_type: str = "m5.2xlarge"
+    #: On-demand price (USD per hour) for cost figures; us-east-1 list price by default.
+    hourly_price: float = Field(default=0.384, ge=0)
+    zones: tuple[str, ...] = ZONES
+    max_per_zone: int = Field(default=40, ge=1)
+    #: Tasks asking for gpus go to the first pool whose name is "gpu", if there is one.
+    gpu: bool = False
+
+
+class Variant(_Strict):
+    """A policy to compare: pool rules over the demo's `rules`."""
+
+    name: str = Field(min_length=1)
+    rules: dict[str, Any] = Field(default_factory=dict)
+
+
+class DemoConfig(_Strict):
+    hours: float = Field(default=24.0, gt=0, le=24 * 14)
+    seed: int = 7
+    #: Synthetic load multiplier (1.0: a peak of ~40 m5.2xlarge).
+    scale: float = Field(default=1.0, gt=0, le=20)
+    #: Virtual seconds per replay step: submissions, task ends and offers advance by this.
+    step_s: float = Field(default=60.0, gt=0, le=600)
+    #: The daemon's pass interval (virtual seconds); a multiple of step_s.
+    interval_s: float = Field(default=60.0, gt=0)
+    #: Seconds from instance launch to a registered Mesos agent.
+    boot_delay_s: float = Field(default=120.0, ge=0)
+    pools: tuple[DemoPool, ...] = (DemoPool(),)
+    rules: PoolRules = PoolRules(
+        min_idle=0,
+        max_idle=1,
+        idle_grace_s=600,
+        scale_up_cooldown_s=60,
+        scale_down_cooldown_s=300,
+    )
+    variants: tuple[Variant, ...] = (
+        Variant(name="lean", rules={"max_idle": 0, "idle_grace_s": 300}),
+        Variant(name="buffered", rules={"min_idle": 3, "max_idle": 6, "idle_grace_s": 1200}),
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DemoConfig:
+        ratio = self.interval_s / self.step_s
+        if abs(ratio - round(ratio)) > 1e-9 or ratio < 1:
+            raise ValueError(f"interval_s {self.interval_s:g} is not a multiple of step_s")
+        names = [p.name for p in self.pools]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"pool names must be given and unique: {names}")
+        for variant in self.variants:
+            self.rules_for(variant)
+        return self
+
+    def rules_for(self, variant: Variant | None) -> PoolRules:
+        if variant is None:
+            return self.rules
+        try:
+            return PoolRules.model_validate({**self.rules.model_dump(), **variant.rules})
+        except ValidationError as error:
+            raise ValueError(f"variant {variant.name}: {'; '.join(problems(error))}") from None
+
+
+def load_demo_config(path: Path | None, **overrides: Any) -> DemoConfig:
+    """Defaults < the TOML file < `overrides` (command-line flags that were given)."""
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as error:
+            raise ConfigError(source, [f"cannot read: {error.strerror}"]) from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(source, [f"not TOML: {error}"]) from None
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return DemoConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(source, problems(error)) from None

@@ -1,0 +1,290 @@
+"""Replay a workload through the real daemon on the embedded world, on a virtual clock.
+
+moto (EC2, Auto Scaling, DynamoDB) and the Mesos master emulator run on loopback; the
+daemon is the production `Daemon`: it takes the DynamoDB lease, runs the pymesos framework
+against the emulator and runs reconcile passes. Only time is simulated: the replay advances
+the virtual clock a step at a time, submits the tasks due (over the demand HTTP API), lets
+instances boot into agents, runs the daemon's lease and pass jobs on the virtual schedule,
+and waits (in real time) until the framework has answered every offer before the next step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from controlplane.aws.pool_rules import AdapterSettings, PoolRules
+from controlplane.config import Settings
+from controlplane.daemon import Daemon
+from controlplane.demo.config import DemoConfig, Variant
+from controlplane.demo.workload import Arrival, Workload
+from controlplane.sim.clock import VirtualClock, utc
+from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
+
+log = logging.getLogger(__name__)
+CLUSTER = "demo"
+#: Virtual start: Monday 2026-11-23 00:00 UTC, so "hours" read as time of day.
+START = 1795392000.0
+#: Real seconds to wait at most for the framework to answer offers in one step.
+SETTLE_S = 2.0
+
+
+@dataclass
+class Sample:
+    t: float
+    pending: int
+    running: int
+    #: pool -> resources requested by running tasks / offered by registered agents.
+    allocated: dict[str, dict[str, float]]
+    provisioned: dict[str, dict[str, float]]
+    #: pool -> instances (launching or registered) and zone -> registered agents.
+    instances: dict[str, int]
+    agents_by_zone: dict[str, int]
+
+
+@dataclass
+class Recording:
+    """Everything the report and summary need from one replay."""
+
+    variant: str
+    samples: list[Sample] = field(default_factory=list)
+    #: task id -> (submitted, started) virtual seconds from the start.
+    submitted: dict[str, float] = field(default_factory=dict)
+    started: dict[str, float] = field(default_factory=dict)
+    ended: set[str] = field(default_factory=set)
+    #: (t, pool, kind, count, reason) of every scale action the daemon planned and made.
+    actions: list[tuple[float, str, str, int, str]] = field(default_factory=list)
+    busy_terminations: list[str] = field(default_factory=list)
+    passes: int = 0
+    failed_passes: int = 0
+    real_s: float = 0.0
+
+
+def world_spec(config: DemoConfig, rules: PoolRules) -> WorldSpec:
+    zones = tuple(sorted({z for p in config.pools for z in p.zones}))
+    pools = tuple(
+        PoolSpec(name=p.name, instance_type=p.instance_type, max=p.max_per_zone, zones=p.zones)
+        for p in config.pools
+    )
+    adapter = AdapterSettings(cluster=CLUSTER, default_rules=rules)
+    return WorldSpec(
+        cluster=CLUSTER,
+        zones=zones,
+        pools=pools,
+        settings=adapter,
+        boot_delay_s=config.boot_delay_s,
+        gone_delay_s=0,
+        # A replay ends thousands of tasks; the master reporting the last 1,000 of them in
+        # every GET_STATE made serving it most of a pass. Mesos has the same flag.
+        max_completed_tasks=100,
+    )
+
+
+def daemon_settings(config: DemoConfig, world: SimWorld, rules: PoolRules) -> Settings:
+    pool_rules = {
+        p.name: rules.model_copy(update={"hourly_price": p.hourly_price}) for p in config.pools
+    }
+    return Settings.model_validate(
+        {
+            "cluster": CLUSTER,
+            "mesos": {"masters": [world.mesos_address], "refuse_seconds": config.step_s},
+            "aws": {
+                "region": world.region,
+                "endpoint_url": world.moto_url,
+                "state_table": "demo-state",
+                "discovery_ttl_s": 3600,
+                "launch_deadline_s": max(600.0, 3 * config.boot_delay_s),
+            },
+            "loop": {
+                "interval_s": config.interval_s,
+                "lease_ttl_s": max(60.0, 6 * config.step_s),
+                "lease_margin_s": 1,
+            },
+            "demand": {"source": "framework", "listen_port": 0},
+            "ops": {"port": 0, "json_logs": False, "log_level": "WARNING"},
+            "default_rules": rules.model_dump(),
+            "pools": {k: v.model_dump() for k, v in pool_rules.items()},
+        }
+    )
+
+
+def submission(arrival: Arrival, task_id: str, pool: str) -> dict[str, Any]:
+    constraints: list[dict[str, Any]] = []
+    if "unique_host" in arrival.constraints:
+        constraints.append({"kind": "unique_host"})
+    if "balanced_zone" in arrival.constraints:
+        constraints.append({"kind": "balanced", "attribute": "zone"})
+    resources = {"cpus": arrival.cpus, "mem": arrival.mem}
+    if arrival.gpus:
+        resources["gpus"] = arrival.gpus
+    return {
+        "id": task_id,
+        "job": arrival.job,
+        "pool": pool,
+        "resources": resources,
+        "constraints": constraints,
+        "labels": {"duration_s": repr(arrival.duration_s)},
+    }
+
+
+class Replay:
+    """One run of one workload under one policy."""
+
+    def __init__(
+        self,
+        config: DemoConfig,
+        workload: Workload,
+        variant: Variant | None = None,
+        progress: Callable[[float, Sample], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.workload = workload
+        self.variant = variant
+        self.rules = config.rules_for(variant)
+        self.progress = progress
+        self.clock = VirtualClock(START)
+        self.record = Recording(variant.name if variant else "default")
+        gpu_pools = [p.name for p in config.pools if p.gpu]
+        self._pool_for = (config.pools[0].name, gpu_pools[0] if gpu_pools else None)
+
+    def now(self) -> float:
+        return self.clock.now() - START
+
+    def run(self) -> Recording:
+        began = time.monotonic()
+        spec = world_spec(self.config, self.rules)
+        with SimWorld(spec, clock=self.clock) as world:
+            settings = daemon_settings(self.config, world, self.rules)
+            daemon = Daemon(
+                settings,
+                clock=lambda: utc(self.clock.now()),
+                holder="demo-daemon",
+                session=world.session,
+            )
+            daemon.parts.store.create_table()
+            assert daemon.demand_server is not None
+            daemon.demand_server.start()
+            try:
+                self._loop(world, daemon)
+            finally:
+                daemon.stop()
+        self.record.real_s = time.monotonic() - began
+        return self.record
+
+    def _loop(self, world: SimWorld, daemon: Daemon) -> None:
+        config = self.config
+        arrivals = self.workload.arrivals
+        horizon = config.hours * 3600.0
+        every = round(config.interval_s / config.step_s)
+        next_arrival = 0
+        step = 0
+        settings_lease_every = daemon.settings.loop.lease_ttl_s / 3
+        last_lease = -settings_lease_every
+        while self.now() < horizon:
+            self.clock.advance(config.step_s)
+            step += 1
+            now = self.now()
+            due = []
+            while next_arrival < len(arrivals) and arrivals[next_arrival].submit_s <= now:
+                due.append(next_arrival)
+                next_arrival += 1
+            world.core.tick()
+            report = world.bridge.sync()
+            if now - last_lease >= settings_lease_every - 1e-9:
+                daemon.tick_lease()
+                last_lease = now
+            if due:
+                self._submit(daemon, due)
+            if step % every == 0 and self._pass(daemon, now):
+                report = world.bridge.sync()  # groups changed: instances launch or leave
+            self._settle(world)
+            sample = self._sample(world, daemon, now, len(report.waiting))
+            self.record.samples.append(sample)
+            if self.progress is not None:
+                self.progress(now / horizon, sample)
+        self.record.busy_terminations = [str(v) for v in world.bridge.violations]
+
+    def _submit(self, daemon: Daemon, due: list[int]) -> None:
+        base, gpu = self._pool_for
+        batch = []
+        for i in due:
+            arrival = self.workload.arrivals[i]
+            task_id = f"t{i:06d}"
+            pool = gpu if arrival.gpus and gpu else base
+            batch.append(submission(arrival, task_id, pool))
+            self.record.submitted[task_id] = arrival.submit_s
+        assert daemon.demand_server is not None
+        request = urllib.request.Request(
+            daemon.demand_server.url,
+            data=json.dumps({"tasks": batch}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            if answer.status != 201:
+                raise RuntimeError(f"demand server refused a batch: {answer.status}")
+
+    def _pass(self, daemon: Daemon, now: float) -> bool:
+        """One daemon pass; whether it changed any group."""
+        result = daemon.run_pass()
+        if result is None:
+            return False
+        self.record.passes += 1
+        if result.outcome != "ok" or result.plan is None:
+            self.record.failed_passes += 1
+            log.warning("pass %s at %s: %s", result.outcome, result.stage, result.error)
+            return False
+        done = {(a.kind, a.asg) for a in result.actions if a.outcome == "done"}
+        for up in result.plan.scale_up:
+            if any(kind == "scale_up" and asg == up.asg for kind, asg in done):
+                self.record.actions.append((now, up.pool, "scale-up", up.count, up.reason))
+        for down in result.plan.scale_down:
+            self.record.actions.append((now, down.pool, "drain", 1, down.reason))
+        return bool(done)
+
+    def _settle(self, world: SimWorld) -> None:
+        """Wait until the framework has answered every offer (it runs in real time)."""
+        core = world.core
+        deadline = time.monotonic() + SETTLE_S
+        quiet = 0
+        while time.monotonic() < deadline and quiet < 3:
+            time.sleep(0.003)
+            with core.lock:
+                busy = bool(core.offers) or core._allocate_now
+            quiet = 0 if busy else quiet + 1
+
+    def _sample(self, world: SimWorld, daemon: Daemon, now: float, launching: int) -> Sample:
+        record = self.record
+        allocated: dict[str, dict[str, float]] = {}
+        provisioned: dict[str, dict[str, float]] = {}
+        instances: dict[str, int] = {}
+        by_zone: dict[str, int] = {}
+        running = set()
+        with world.core.lock:
+            agents = list(world.core.agents.values())
+            for agent in agents:
+                pool = agent.attributes.get("pool", "?")
+                zone = agent.attributes.get("zone", "?")
+                by_zone[str(zone)] = by_zone.get(str(zone), 0) + 1
+                instances[str(pool)] = instances.get(str(pool), 0) + 1
+                prov = provisioned.setdefault(str(pool), {"cpus": 0.0, "mem": 0.0})
+                alloc = allocated.setdefault(str(pool), {"cpus": 0.0, "mem": 0.0})
+                for name in ("cpus", "mem"):
+                    prov[name] += agent.total.get(name, 0.0)
+                for task in agent.tasks.values():
+                    running.add(task.task_id)
+                    record.started.setdefault(task.task_id, task.started - START)
+                    for name in ("cpus", "mem"):
+                        alloc[name] += task.resources.get(name, 0.0)
+        record.ended.update(t for t in record.started if t not in running)
+        if launching:
+            first = self.config.pools[0].name
+            instances[first] = instances.get(first, 0) + launching
+        assert daemon.queue is not None
+        pending = len(daemon.queue.pending())
+        return Sample(now, pending, len(running), allocated, provisioned, instances, by_zone)
