@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml constraints.txt tools/http_parser_wheel.sh
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
+# The main job on the embedded default: a day of work replayed through the real daemon on
+# moto + the Mesos emulator (virtual clock); report in demo-out/.
 run: $(STAMP)
-	$(BIN)/controlplane plan examples/snapshot.json --format table
+	$(BIN)/controlplane demo --out demo-out
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from controlplane.cli_control import add_commands
+from controlplane.demo.cli import add_demo_command
 from controlplane.errors import InputError
 from controlplane.loading import parse_snapshot
 from controlplane.model import Snapshot
@@ -105,6 +106,7 @@ def parser() -> argparse.ArgumentParser:
     )
     em.set_defaults(func=_cmd_mesos_emulator)
     add_commands(sub)
+    add_demo_command(sub)
     return p
 
 

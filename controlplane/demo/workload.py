@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from controlplane.errors import InputError
+
 #: One Alibaba machine (64 cores) has about 0.69 of the largest machine's memory. We take
 #: the largest as 512 GiB, so a common machine has ~353 GiB: 5.5 GiB per core, a plausible
 #: 2017 batch host. The trace only gives ratios; this is the one assumption that sets MiB.
@@ -34,7 +36,7 @@ CSV_REQUIRED = ("submit_s", "duration_s", "cpus", "mem")
 CSV_OPTIONAL = ("gpus", "job")
 
 
-class WorkloadError(ValueError):
+class WorkloadError(InputError):
     """A trace that cannot be read as a workload; names the file, line and problem."""
 
 
@@ -128,8 +130,9 @@ def synthetic(hours: float = 24.0, seed: int = 7, scale: float = 1.0) -> Workloa
     # Bursts: a job fans out 20-120 tasks within a minute, a few times a day.
     for b in range(max(1, round(hours / 4 * scale))):
         at = float(rng.uniform(0.1, 0.9) * horizon)
-        width = int(rng.integers(20, 121))
         spread = b % 3 == 0
+        # One task per host: a burst of those is kept small (each task wants its own agent).
+        width = int(rng.integers(10, 31)) if spread else int(rng.integers(20, 121))
         for _ in range(width):
             arrivals.append(
                 Arrival(
@@ -138,7 +141,7 @@ def synthetic(hours: float = 24.0, seed: int = 7, scale: float = 1.0) -> Workloa
                     2.0 if spread else 1.0,
                     4096.0 if spread else 2048.0,
                     job=f"burst-{b:02d}",
-                    constraints=("unique_host",) if spread and width <= 40 else (),
+                    constraints=("unique_host",) if spread else (),
                 )
             )
     arrivals.sort(key=lambda a: (a.submit_s, a.job or "", a.cpus))
@@ -238,7 +241,7 @@ def load_trace(path: Path, *, hours: float | None = None) -> Workload:
     with _Rows(path) as rows:
         header = tuple(h.strip() for h in next(rows, []))
     if header == ALIBABA_HEADER:
-        return alibaba(path, hours=hours)
+        return alibaba(path, hours=hours, jobs_per_1000=20, max_instances=5)
     if set(CSV_REQUIRED) <= set(header):
         return csv_trace(path)
     raise WorkloadError(

@@ -1,0 +1,104 @@
+"""`controlplane demo`: replay a workload on the embedded world and write the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from controlplane.demo.config import DemoConfig, Variant, load_demo_config
+from controlplane.demo.workload import Workload, load_trace, synthetic
+
+if TYPE_CHECKING:
+    from controlplane.demo.replay import Recording, Sample
+
+BAR = 30
+
+
+def add_demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    de = sub.add_parser(
+        "demo",
+        help="replay a workload against moto + the Mesos emulator + the real daemon; report",
+    )
+    de.add_argument("--out", type=Path, default=Path("demo-out"), help="report directory")
+    de.add_argument("--hours", type=float, help="virtual hours to replay (default 24)")
+    de.add_argument("--trace", type=Path, help="Alibaba v2017 batch_task.csv or a plain CSV")
+    de.add_argument("--config", type=Path, help="demo TOML (see examples/demo.toml)")
+    de.add_argument("--seed", type=int, help="synthetic workload seed")
+    de.add_argument(
+        "--compare", action="store_true", help="run every policy in `variants` side by side"
+    )
+    de.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    # Imported here: matplotlib and moto are heavy and only the demo needs them.
+    from controlplane.demo import report  # noqa: PLC0415
+    from controlplane.demo.replay import Replay  # noqa: PLC0415
+    from controlplane.demo.summary import summarize  # noqa: PLC0415
+
+    config = load_demo_config(args.config, hours=args.hours, seed=args.seed)
+    workload = _workload(args.trace, config)
+    print(
+        f"controlplane demo: {workload.source}, {len(workload.arrivals)} tasks, "
+        f"{config.hours:g} virtual hours",
+        file=sys.stderr,
+    )
+    variants: list[Variant | None] = list(config.variants) if args.compare else [None]
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    records: list[Recording] = []
+    summaries = []
+    images = {}
+    for variant in variants:
+        name = variant.name if variant else "default"
+        record = Replay(config, workload, variant, progress=_bar(name)).run()
+        print(file=sys.stderr)
+        summary = summarize(record, workload, config)
+        records.append(record)
+        summaries.append(summary)
+        prefix = f"{name}-" if args.compare else ""
+        images[name] = report.plot_run(record, workload, out, prefix)
+    comparison = report.plot_comparison(summaries, out) if args.compare else None
+    page = report.write_page(out, summaries, images, records, comparison)
+    path = report.write_summary(out, summaries)
+    for s in summaries:
+        print(
+            f"{s['policy']}: {s['instance_hours']} instance-hours (oracle "
+            f"{s['oracle_instance_hours']}, static peak {s['static_peak_instance_hours']}), "
+            f"${s['cost_usd']}, p95 wait {s['p95_wait_s']}s, "
+            f"busy terminations {s['busy_terminations']}",
+            file=sys.stderr,
+        )
+    print(f"report: {page}\nsummary: {path}")
+    return 1 if any(s["busy_terminations"] or s["failed_passes"] for s in summaries) else 0
+
+
+def _workload(trace: Path | None, config: DemoConfig) -> Workload:
+    if trace is None:
+        return synthetic(hours=config.hours, seed=config.seed, scale=config.scale)
+    return load_trace(trace, hours=config.hours)
+
+
+def _bar(name: str) -> Callable[[float, Sample], None]:
+    began = time.monotonic()
+    shown = [-1]
+
+    def show(fraction: float, sample: Sample) -> None:
+        percent = int(fraction * 100)
+        if percent == shown[0]:
+            return
+        shown[0] = percent
+        done = round(fraction * BAR)
+        instances = sum(sample.instances.values())
+        sys.stderr.write(
+            f"\r{name:>10} [{'#' * done}{'.' * (BAR - done)}] {fraction:4.0%} "
+            f"{sample.t / 3600:5.1f}h  instances {instances:3d}  pending {sample.pending:4d}  "
+            f"{time.monotonic() - began:4.0f}s"
+        )
+        sys.stderr.flush()
+
+    return show

@@ -1,0 +1,77 @@
+"""`controlplane demo` end to end: moto, the Mesos emulator and the real daemon, short runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from controlplane.cli import main
+from controlplane.config import ConfigError
+from controlplane.demo.config import load_demo_config
+
+KEYS = {
+    "instance_hours",
+    "oracle_instance_hours",
+    "static_peak_instance_hours",
+    "cost_usd",
+    "tasks_submitted",
+    "tasks_completed",
+    "p50_wait_s",
+    "p95_wait_s",
+    "busy_terminations",
+}
+
+
+def test_a_short_synthetic_replay_writes_the_report_and_loses_no_task(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 06:00-08:00 would be quiet; hours count from midnight, so replay the first two.
+    code = main(["demo", "--hours", "2", "--out", str(tmp_path), "--seed", "3"])
+    assert code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert set(summary) >= KEYS
+    assert summary["busy_terminations"] == 0 and summary["failed_passes"] == 0
+    assert summary["tasks_submitted"] > 0
+    assert summary["tasks_completed"] > 0
+    assert summary["tasks_completed"] <= summary["tasks_submitted"]
+    # The fleet never beats the oracle, and the oracle never exceeds static provisioning.
+    assert summary["oracle_instance_hours"] <= summary["instance_hours"]
+    assert summary["oracle_instance_hours"] <= summary["static_peak_instance_hours"]
+    assert summary["p50_wait_s"] <= summary["p95_wait_s"]
+    for png in ("capacity.png", "zones.png", "utilisation.png", "waits.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (tmp_path / "report.html").read_text()
+    assert "shortfall:" in page and "capacity.png" in page
+    out = capsys.readouterr()
+    assert "report:" in out.out and "100%" in out.err
+
+
+def test_compare_runs_each_policy_on_the_same_workload(tmp_path: Path) -> None:
+    config = tmp_path / "demo.toml"
+    config.write_text(
+        "hours = 1\nseed = 5\n"
+        '[[variants]]\nname = "lean"\nrules = { max_idle = 0 }\n'
+        '[[variants]]\nname = "warm"\nrules = { min_idle = 2, max_idle = 3 }\n'
+    )
+    assert main(["demo", "--config", str(config), "--out", str(tmp_path), "--compare"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    runs = {r["policy"]: r for r in summary["runs"]}
+    assert set(runs) == {"lean", "warm"}
+    assert runs["lean"]["tasks_submitted"] == runs["warm"]["tasks_submitted"]
+    # Keeping idle instances warm costs more instance-hours than the lean policy.
+    assert runs["warm"]["instance_hours"] > runs["lean"]["instance_hours"]
+    assert (tmp_path / "compare.png").exists() and (tmp_path / "lean-capacity.png").exists()
+
+
+def test_bad_demo_configs_are_refused_naming_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'step_s = 45\ninterval_s = 60\n[[variants]]\nname = "x"\nrules = { max_idel = 1 }\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_demo_config(bad)
+    text = str(info.value)
+    assert "not a multiple of step_s" in text or "max_idel" in text
+    assert main(["demo", "--config", str(bad), "--out", str(tmp_path)]) == 2
