@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint lambda-zip
+.PHONY: run test lint lambda-zip tf-check
 
 $(STAMP): pyproject.toml constraints.txt tools/http_parser_wheel.sh
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint tf-check
 	$(BIN)/pytest -q
 
 # The scheduled-scaling Lambda's zip (python3.12 runtime, no pymesos), byte-for-byte reproducible.
 lambda-zip: $(STAMP)
 	$(BIN)/python tools/build_lambda.py --out build/lambda/scheduled_scaling.zip
+
+# Static checks of terraform/ (checkov in its own .venv-checkov; terraform fmt if installed).
+tf-check:
+	tools/tf_check.sh
