@@ -16,12 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "terraform"
 MODULES = TERRAFORM / "modules"
 EXAMPLES = TERRAFORM / "examples"
 INFRA = REPO / "infra"
+AGENT_POOL = MODULES / "agent_pool"
+CONTROL_PLANE = MODULES / "control_plane"
+SCHEDULED = MODULES / "scheduled_scaling"
+COMPLETE = EXAMPLES / "complete"
 
 #: `module` block arguments that are Terraform's, not the module's variables.
 MODULE_META = frozenset({"source", "version", "providers", "depends_on", "count", "for_each"})
@@ -133,6 +138,10 @@ def var_refs(value: Any) -> set[str]:
 
 def terraform_binary() -> str | None:
     return shutil.which("terraform")
+
+
+#: `terraform console` tests run where a binary is on PATH (it is no PyPI package).
+needs_terraform = pytest.mark.skipif(terraform_binary() is None, reason="no terraform binary")
 
 
 def console(

@@ -85,7 +85,6 @@ data "aws_iam_policy_document" "daemon" {
       "dynamodb:Query",
       "dynamodb:PutItem",
       "dynamodb:DeleteItem",
-      "dynamodb:UpdateItem",
       "dynamodb:TransactWriteItems",
     ]
     resources = [aws_dynamodb_table.state.arn]
@@ -107,8 +106,6 @@ data "aws_iam_policy_document" "daemon" {
     actions = [
       "autoscaling:DescribeAutoScalingGroups",
       "autoscaling:DescribeScalingActivities",
-      "autoscaling:DescribeLifecycleHooks",
-      "ec2:DescribeInstances",
       "ec2:DescribeInstanceTypes",
       "ec2:DescribeLaunchTemplateVersions",
     ]

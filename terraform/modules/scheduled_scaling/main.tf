@@ -52,7 +52,6 @@ data "aws_iam_policy_document" "lambda" {
       "dynamodb:Query",
       "dynamodb:PutItem",
       "dynamodb:DeleteItem",
-      "dynamodb:UpdateItem",
       "dynamodb:TransactWriteItems",
     ]
     resources = [var.state_table_arn]
@@ -85,8 +84,6 @@ data "aws_iam_policy_document" "lambda" {
     actions = [
       "autoscaling:DescribeAutoScalingGroups",
       "autoscaling:DescribeScalingActivities",
-      "autoscaling:DescribeLifecycleHooks",
-      "ec2:DescribeInstances",
       "ec2:DescribeInstanceTypes",
       "ec2:DescribeLaunchTemplateVersions",
       # Lambda in a VPC: the function's network interfaces.
