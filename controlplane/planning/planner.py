@@ -15,7 +15,12 @@ from controlplane.planning.floor import FloorOutcome, floor_phase, floor_text
 from controlplane.planning.growth import PoolGrowth, growth_state
 from controlplane.planning.idle import IdleOutcome, idle_phase
 from controlplane.planning.placement import Placer
-from controlplane.planning.table import CandidateTable, build_table, dimension_names
+from controlplane.planning.table import (
+    CandidateTable,
+    agent_view,
+    build_table,
+    dimension_names,
+)
 from controlplane.planning.tasks import task_classes
 
 
@@ -23,7 +28,8 @@ def plan(snapshot: Snapshot) -> Plan:
     """Decide placements, scale-up and scale-down for one snapshot."""
     # Pools in name order: the plan must not depend on the order the snapshot lists them.
     snapshot = snapshot.model_copy(update={"pools": sorted(snapshot.pools, key=lambda p: p.name)})
-    dims = {name: i for i, name in enumerate(dimension_names(snapshot))}
+    view = agent_view(snapshot)
+    dims = {name: i for i, name in enumerate(dimension_names(snapshot, view))}
     classes = task_classes(snapshot, dims)
     attributes = {name for c in classes for name, _ in (*c.hard_attrs, *c.soft_attrs)}
     attributes.update(a for c in classes for a in c.job_attributes)
@@ -34,7 +40,7 @@ def plan(snapshot: Snapshot) -> Plan:
     per_group = len(snapshot.pending)
     launching = sum(min(s.launching, per_group) for g in growth for s in g.groups.values())
     table = build_table(
-        snapshot, dims, attributes, jobs, launching + len(snapshot.pending), closing
+        snapshot, view, dims, attributes, jobs, launching + len(snapshot.pending), closing
     )
     weights, sign = pool_weights(snapshot.pools, dims)
     placer = Placer(snapshot, table, growth, weights, sign)

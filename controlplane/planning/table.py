@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from operator import attrgetter, methodcaller
+from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
 
 from controlplane.model import KNOWN_RESOURCES, Agent, Pool, Snapshot
+from controlplane.planning.columns import Flat, count_columns, flatten, resource_matrix
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -28,13 +30,31 @@ REAL = 1  # a registered agent
 HYPOTHETICAL = 0  # a launching or new instance
 
 
-def dimension_names(snapshot: Snapshot) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class AgentView:
+    """The registered agents sorted by id, their resource mappings flattened once per pass
+    (both the dimension names and the table's columns come from them)."""
+
+    agents: list[Agent]
+    total: Flat
+    used: Flat
+
+
+def agent_view(snapshot: Snapshot) -> AgentView:
+    agents = sorted_agents(snapshot)
+    return AgentView(
+        agents,
+        flatten(list(map(attrgetter("total"), agents))),
+        flatten(list(map(attrgetter("used"), agents))),
+    )
+
+
+def dimension_names(snapshot: Snapshot, view: AgentView) -> tuple[str, ...]:
     """Resource names in a fixed order: the well-known ones, then the rest sorted."""
-    seen: set[str] = set()
-    seen.update(*(pool.capacity for pool in snapshot.pools))
-    seen.update(*(agent.total for agent in snapshot.agents))
-    seen.update(*(agent.used for agent in snapshot.agents))
-    seen.update(*(task.resources for task in snapshot.pending))
+    seen = set(chain.from_iterable(map(attrgetter("capacity"), snapshot.pools)))
+    seen.update(view.total.keys)
+    seen.update(view.used.keys)
+    seen.update(chain.from_iterable(map(attrgetter("resources"), snapshot.pending)))
     known = [n for n in KNOWN_RESOURCES if n in seen]
     return tuple(known + sorted(seen.difference(KNOWN_RESOURCES)))
 
@@ -226,10 +246,6 @@ def instance_attributes(pool: Pool, zone: str, index: int | None = None) -> dict
     return attrs
 
 
-def _column(maps: list[Mapping[str, float]], name: str) -> FloatArray:
-    return np.fromiter(map(methodcaller("get", name, 0.0), maps), np.float64, count=len(maps))
-
-
 def _attribute_column(
     agents: list[Agent], pools: list[Pool], pool_of: list[int], name: str
 ) -> list[str | None]:
@@ -252,7 +268,7 @@ def _attribute_column(
 def sorted_agents(snapshot: Snapshot) -> list[Agent]:
     """Agents by id (adapters usually list them so already: then no sort is paid)."""
     agents = snapshot.agents
-    ids = [a.id for a in agents]
+    ids = list(map(attrgetter("id"), agents))
     if all(map(str.__lt__, ids, ids[1:])):
         return list(agents)
     return sorted(agents, key=lambda a: a.id)
@@ -260,6 +276,7 @@ def sorted_agents(snapshot: Snapshot) -> list[Agent]:
 
 def build_table(
     snapshot: Snapshot,
+    view: AgentView,
     dims: dict[str, int],
     attributes: Iterable[str],
     jobs: Iterable[str],
@@ -271,7 +288,7 @@ def build_table(
     Built a column at a time (one pass over the agents per column, in C where possible):
     at 10,000 agents, a row at a time cost more than all the placement decisions.
     """
-    agents = sorted_agents(snapshot)
+    agents = view.agents
     n = len(agents)
     pool_index = {p.name: i for i, p in enumerate(snapshot.pools)}
     table = CandidateTable(dims=dims, pools=snapshot.pools, capacity=n + extra_rows + 1)
@@ -285,13 +302,11 @@ def build_table(
         table.track_closing(job)
     if n == 0:
         return table
-    totals = list(map(attrgetter("total"), agents))
-    used = list(map(attrgetter("used"), agents))
-    for name, d in dims.items():
-        table.total[:n, d] = _column(totals, name)
-        in_use = _column(used, name)
-        table.free[:n, d] = table.total[:n, d] - in_use  # may dip below 0: kept
-        table.busy[:n] |= in_use > 0
+    total = resource_matrix(view.total, dims)
+    in_use = resource_matrix(view.used, dims)
+    table.total[:n] = total
+    table.free[:n] = total - in_use  # may dip below 0: kept
+    table.busy[:n] = np.any(in_use > 0, axis=1)
     pool_of = list(map(pool_index.__getitem__, map(attrgetter("pool"), agents)))
     table.pool_idx[:n] = pool_of
     table.tier[:n] = REAL
@@ -299,15 +314,13 @@ def build_table(
     if None in tasks:  # `tasks` absent: the sum of `jobs`
         tasks = [a.running for a in agents]
     table.running[:n] = tasks
-    table.usable[:n] = [state == "active" for state in map(attrgetter("state"), agents)]
+    states = map(attrgetter("state"), agents)
+    table.usable[:n] = np.fromiter(map("active".__eq__, states), np.bool_, count=n)
     for name, codes in table.attr_codes.items():
         values = _attribute_column(agents, snapshot.pools, pool_of, name)
         codes[:n] = [-1 if v is None else table.code(name, v) for v in values]
-    table.labels.extend(a.id for a in agents)
+    table.labels.extend(map(attrgetter("id"), agents))
     table.n = n
     if wanted_jobs:
-        for row, agent in enumerate(agents):
-            for job, count in agent.jobs.items():
-                if job in wanted_jobs:
-                    table.job_counts[job][row] += count
+        count_columns(flatten(list(map(attrgetter("jobs"), agents))), table.job_counts)
     return table
