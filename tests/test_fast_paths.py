@@ -8,19 +8,20 @@ from typing import Any
 from hypothesis import given
 
 from controlplane.model import Snapshot
-from controlplane.planning import plan
+from controlplane.planning import placement, plan
 from controlplane.planning.tasks import TaskClass
 from controlplane.render import plan_json
 from tests.contract_replay import PROPERTY, VARIED
 
 _ONE_PER_ROW = TaskClass.one_per_row
+_REPLAYABLE = placement._replayable
 
 
 def _decisions(snapshot: Snapshot) -> dict[str, Any]:
     """The plan without placement reasons (`rank K of N` vs `best of N` wording differs)."""
     data: dict[str, Any] = json.loads(plan_json(plan(snapshot)))
-    for placement in data["placements"]:
-        del placement["reason"]
+    for entry in data["placements"]:
+        del entry["reason"]
     return data
 
 
@@ -34,4 +35,17 @@ def test_one_per_row_fill_equals_one_task_at_a_time(snapshot: Snapshot) -> None:
         slow = _decisions(snapshot)
     finally:
         TaskClass.one_per_row = _ONE_PER_ROW  # type: ignore[method-assign]
+    assert fast == slow
+
+
+@PROPERTY
+@given(VARIED)
+def test_balanced_replay_equals_one_task_at_a_time(snapshot: Snapshot) -> None:
+    """Classes balanced over one attribute, ranked once and replayed over per-value heaps."""
+    fast = _decisions(snapshot)
+    placement._replayable = lambda cls: False
+    try:
+        slow = _decisions(snapshot)
+    finally:
+        placement._replayable = _REPLAYABLE
     assert fast == slow

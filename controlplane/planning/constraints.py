@@ -70,13 +70,24 @@ class RowFilter:
         return zones
 
 
-def _job_counts_by_value(table: CandidateTable, job: str, attribute: str) -> FloatArray:
+def job_counts_by_value(table: CandidateTable, job: str, attribute: str) -> FloatArray:
     n = table.n
     codes = table.attr_codes[attribute][:n]
     counts = table.job_counts[job][:n]
     known = codes >= 0
     size = len(table.attr_values.get(attribute, {}))
     return np.bincount(codes[known], weights=counts[known], minlength=size).astype(np.float64)
+
+
+def reachable_codes(rows: RowFilter, cls: TaskClass, pools: list[int], attribute: str) -> set[int]:
+    """Codes of the attribute's values a new instance for the class could be opened in."""
+    out: set[int] = set()
+    for pi in pools:
+        for zone in rows.new_instance_zones(cls, pi):
+            code = rows.instance_code(pi, zone, attribute)
+            if code >= 0:
+                out.add(code)
+    return out
 
 
 def balanced_allowed(
@@ -86,15 +97,11 @@ def balanced_allowed(
     table = rows.table
     codes = table.attr_codes[attribute][: table.n]
     domain = set(np.unique(codes[mask & (codes >= 0)]).tolist())
-    for pi in pools:
-        for zone in rows.new_instance_zones(cls, pi):
-            code = rows.instance_code(pi, zone, attribute)
-            if code >= 0:
-                domain.add(code)
+    domain |= reachable_codes(rows, cls, pools, attribute)
     if not domain:
         return np.zeros(0, dtype=np.int64)
     assert cls.job is not None
-    by_value = _job_counts_by_value(table, cls.job, attribute)
+    by_value = job_counts_by_value(table, cls.job, attribute)
     values = np.array(sorted(domain), dtype=np.int64)
     counts = by_value[values]
     allowed: IntArray = values[counts == counts.min()]
@@ -118,7 +125,7 @@ def soft_score(rows: RowFilter, cls: TaskClass, idx: IntArray) -> FloatArray:
         known = codes >= 0
         if not known.any():
             continue
-        by_value = _job_counts_by_value(t, cls.job, attribute)
+        by_value = job_counts_by_value(t, cls.job, attribute)
         row_counts = np.where(known, by_value[np.maximum(codes, 0)], np.inf)
         score += row_counts == row_counts[known].min()
     return score

@@ -12,12 +12,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from controlplane.model import NewInstance, Placement, Snapshot, Task, Unplaced
-from controlplane.planning.constraints import RowFilter, balanced_allowed, soft_score
+from controlplane.model import Placement, Snapshot, Task, Unplaced
+from controlplane.planning.balanced import balanced_picks
+from controlplane.planning.constraints import (
+    RowFilter,
+    balanced_allowed,
+    job_counts_by_value,
+    reachable_codes,
+    soft_score,
+)
 from controlplane.planning.explain import cannot_place
 from controlplane.planning.fitness import fitness
 from controlplane.planning.growth import PoolGrowth
+from controlplane.planning.ledger import Ledger
 from controlplane.planning.packing import pack
+from controlplane.planning.ranking import best_of
 from controlplane.planning.table import (
     EPS,
     HYPOTHETICAL,
@@ -44,6 +53,7 @@ class Placer:
     unplaced: list[Unplaced] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._ledger = Ledger(self.table, self.growth, self.placements)
         self._pool_index = {p.name: i for i, p in enumerate(self.snapshot.pools)}
         self._rows = RowFilter(self.table, self.growth)
         # Cheapest pool first when a new instance is needed; unknown prices last.
@@ -93,6 +103,8 @@ class Placer:
         full = False
         if cls.batchable or cls.one_per_row:
             queue, full = self._fill_ranked(cls, pools, queue)
+        elif _replayable(cls):
+            queue = self._fill_balanced(cls, pools, queue)
         while queue:
             best = None if full else self._best_row(cls, pools)
             if best is not None:
@@ -107,8 +119,7 @@ class Placer:
                     return []
                 row, why = opened, "no registered agent or launching instance may take it"
             take = self._batch_size(cls, row, len(queue))
-            for t in queue[:take]:
-                self._commit(cls, t, row, why)
+            self._ledger.commit(cls, queue[:take], row, why)
             del queue[:take]
             full = full and (cls.one_per_row or self._room(cls, row, 1) == 0)
         return []
@@ -155,6 +166,7 @@ class Placer:
         zones = growth.zone_sequence(result.count)
         rows = self._open_rows(pi, zones)
         left: dict[int, tuple[TaskClass, list[Task]]] = {}
+        whys: list[str] = []
         for b, bin_items in enumerate(members):
             if b >= len(rows):
                 for i in bin_items:
@@ -165,9 +177,8 @@ class Placer:
                 f"shortfall packing: bin {b + 1} of {result.count} ({result.method}; "
                 f"lower bound {result.lower_bound})"
             )
-            for i in bin_items:
-                cls, task = items[i]
-                self._commit(cls, task, rows[b], why)
+            whys.append(why)
+        self._ledger.commit_packed(items, members[: len(rows)], rows, whys)
         for cls, tasks in left.values():
             self.place(cls, tasks)
 
@@ -240,18 +251,60 @@ class Placer:
         rows, score, fit, soft = ranked
         if not cls.one_per_row and np.any(self.sign[self.table.pool_idx[rows]] < 0):
             return queue, False  # spread lowers the chosen row's score: go task by task
-        order = np.lexsort((rows, -score))
-        room = self._room_many(cls, rows[order], 1 if cls.one_per_row else len(queue))
+        limit = 1 if cls.one_per_row else len(queue)
+        # Each candidate fits one task: the best len(queue) rows hold the whole queue.
+        order = best_of(np.arange(rows.size), score, len(queue))
+        room = self._room_many(cls, rows[order], limit)
+        if room.sum() < len(queue) and order.size < rows.size:  # room 0 at a float edge
+            order = np.lexsort((rows, -score))
+            room = self._room_many(cls, rows[order], limit)
         last = int(np.searchsorted(np.cumsum(room), len(queue)))
         placed = 0
         for rank, k in enumerate(order[: last + 1].tolist()):
             row = int(rows[k])
             take = min(int(room[rank]), len(queue) - placed)
             why = self._why(cls, row, fit[k], soft[k], f"rank {rank + 1} of {rows.size} candidates")
-            for t in queue[placed : placed + take]:
-                self._commit(cls, t, row, why)
+            self._ledger.commit(cls, queue[placed : placed + take], row, why)
             placed += take
         return queue[placed:], placed < len(queue)
+
+    def _fill_balanced(self, cls: TaskClass, pools: list[int], queue: list[Task]) -> list[Task]:
+        """Place a balanced class on existing rows from one ranking (`balanced.py`); the
+        tasks left need a new instance (or cannot be placed), as one at a time would find."""
+        t = self.table
+        rows = np.flatnonzero(self._rows.hard_mask(cls, pools))
+        if rows.size == 0 or np.any(self.sign[t.pool_idx[rows]] < 0):
+            return queue
+        assert cls.job is not None
+        (attribute,) = cls.balanced
+        reachable = reachable_codes(self._rows, cls, pools, attribute)
+        counts = job_counts_by_value(t, cls.job, attribute)
+        soft = soft_score(self._rows, cls, rows) if cls.soft_count else np.zeros(len(rows))
+
+        def scores(pos: IntArray) -> tuple[FloatArray, FloatArray]:
+            r = rows[pos]
+            fit = fitness(t.free[r], t.total[r], t.pool_idx[r], cls.demand, self.weights, self.sign)
+            return 1000.0 * t.tier[r] + 2.0 * soft[pos] + fit, fit
+
+        everyone = np.arange(len(rows))
+        score, _ = scores(everyone)
+        limit = 1 if cls.unique_host or cls.exclusive else len(queue)
+        room = self._room_many(cls, rows, limit)
+        values = t.attr_codes[attribute][rows]
+
+        def rescore(pos: int) -> float:
+            return float(scores(np.array([pos]))[0][0])
+
+        placed = 0
+        for pos, candidates in balanced_picks(
+            values, score, room, counts, reachable, len(queue), rescore
+        ):
+            row = int(rows[pos])
+            fit = float(scores(np.array([pos]))[1][0])
+            why = self._why(cls, row, fit, soft[pos], f"best of {candidates} candidates")
+            self._ledger.commit(cls, queue[placed : placed + 1], row, why)
+            placed += 1
+        return queue[placed:]
 
     def _open_new(self, cls: TaskClass, pools: list[int]) -> int | None:
         """Open a new instance for the class in the first pool and zone that allow it."""
@@ -301,40 +354,12 @@ class Placer:
             return 1
         return max(1, self._room(cls, row, waiting))
 
-    def _commit(self, cls: TaskClass, task: Task, row: int, why: str) -> None:
-        t = self.table
-        # Not floored at 0: free may dip below 0 by the fit slack (EPS), and must stay there,
-        # or the slack would be granted again to every next tiny task (unbounded over-commit).
-        t.free[row] = t.free[row] - cls.demand
-        t.placed[row] += 1
-        if cls.exclusive:
-            t.exclusive[row] = True
-        if cls.unique_host:
-            assert cls.job is not None
-            t.job_closed[cls.job][row] = True
-        counts = t.job_counts.get(task.job_name)
-        if counts is not None:
-            counts[row] += 1
-        label = t.labels[row]
-        if isinstance(label, Slot):
-            pool = self.growth[t.pool_idx[row]]
-            pool.shortfall_tasks[label.zone] = pool.shortfall_tasks.get(label.zone, 0) + int(
-                not label.launching
-            )
-            kind = "launching" if label.launching else "new"
-            # model_construct: these values are the planner's own, already valid; validating
-            # 50,000 placements again cost a tenth of a backlog pass.
-            self.placements.append(
-                Placement.model_construct(
-                    task=task.id,
-                    agent=None,
-                    new=NewInstance.model_construct(
-                        pool=label.pool, zone=label.zone, index=label.index
-                    ),
-                    reason=f"{kind} {label.pool} instance {label.index} in {label.zone}; {why}",
-                )
-            )
-        else:
-            self.placements.append(
-                Placement.model_construct(task=task.id, agent=label, new=None, reason=why)
-            )
+
+def _replayable(cls: TaskClass) -> bool:
+    """Balanced over one attribute, and no soft constraint whose score placing changes."""
+    return (
+        len(cls.balanced) == 1
+        and not cls.soft_balanced
+        and not cls.soft_unique_host
+        and not cls.soft_exclusive
+    )

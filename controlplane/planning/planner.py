@@ -6,6 +6,10 @@ same plan, which is what lets a user replay any pass of the daemon offline.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from controlplane.model import Plan, ScaleUp, Snapshot, Summary
@@ -26,6 +30,25 @@ from controlplane.planning.tasks import task_classes
 
 def plan(snapshot: Snapshot) -> Plan:
     """Decide placements, scale-up and scale-down for one snapshot."""
+    with _cyclic_gc_paused():
+        return _plan(snapshot)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """A pass makes ~100,000 short-lived objects at 50,000 tasks, none of them in cycles:
+    reference counting frees them all, and the cyclic collector, set off again and again by
+    the allocations, only walked the snapshot's models (a fifth of a backlog pass)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _plan(snapshot: Snapshot) -> Plan:
     # Pools in name order: the plan must not depend on the order the snapshot lists them.
     snapshot = snapshot.model_copy(update={"pools": sorted(snapshot.pools, key=lambda p: p.name)})
     view = agent_view(snapshot)
