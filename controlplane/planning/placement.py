@@ -22,7 +22,7 @@ from controlplane.planning.constraints import (
     soft_score,
 )
 from controlplane.planning.explain import cannot_place
-from controlplane.planning.fitness import fitness
+from controlplane.planning.fitness import RowFitness
 from controlplane.planning.growth import PoolGrowth
 from controlplane.planning.ledger import Ledger
 from controlplane.planning.packing import pack
@@ -54,6 +54,7 @@ class Placer:
 
     def __post_init__(self) -> None:
         self._ledger = Ledger(self.table, self.growth, self.placements)
+        self._fitness = RowFitness(self.table, self.weights, self.sign)
         self._pool_index = {p.name: i for i, p in enumerate(self.snapshot.pools)}
         self._rows = RowFilter(self.table, self.growth)
         # Cheapest pool first when a new instance is needed; unknown prices last.
@@ -208,9 +209,7 @@ class Placer:
         if rows.size == 0:
             return None
         t = self.table
-        fit = fitness(
-            t.free[rows], t.total[rows], t.pool_idx[rows], cls.demand, self.weights, self.sign
-        )
+        fit = self._fitness(rows, cls.demand)
         soft = soft_score(self._rows, cls, rows) if cls.soft_count else np.zeros(len(rows))
         score = 1000.0 * t.tier[rows] + 2.0 * soft + fit
         return rows, score, fit, soft
@@ -283,7 +282,7 @@ class Placer:
 
         def scores(pos: IntArray) -> tuple[FloatArray, FloatArray]:
             r = rows[pos]
-            fit = fitness(t.free[r], t.total[r], t.pool_idx[r], cls.demand, self.weights, self.sign)
+            fit = self._fitness(r, cls.demand)
             return 1000.0 * t.tier[r] + 2.0 * soft[pos] + fit, fit
 
         everyone = np.arange(len(rows))
