@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from controlplane.model import (
     Task,
     UniqueHostConstraint,
 )
+from controlplane.planning.columns import flatten, resource_matrix
 from controlplane.planning.table import FloatArray, vector
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -107,10 +109,14 @@ def _closing_jobs(snapshot: Snapshot) -> set[str]:
     }
 
 
-def _class_key(task: Task, demand: FloatArray, closing: set[str]) -> tuple[object, ...]:
+def _class_key(task: Task, shape: int, closing: set[str]) -> tuple[object, ...]:
+    """`shape` numbers the task's demand vector: equal demands, equal numbers."""
+    if not task.constraints:
+        job = task.job_name if task.job_name in closing else None
+        return (shape, task.pool, (), job)
     cons = tuple(sorted(c.model_dump_json() for c in task.constraints))
     job = task.job_name if _job_bound(task, closing) else None
-    return (tuple(demand.tolist()), task.pool, cons, job)
+    return (shape, task.pool, cons, job)
 
 
 def _new_class(task: Task, demand: FloatArray, closing: set[str]) -> TaskClass:
@@ -156,12 +162,20 @@ def task_classes(snapshot: Snapshot, dims: dict[str, int]) -> list[TaskClass]:
     """
     classes: dict[tuple[object, ...], TaskClass] = {}
     closing = _closing_jobs(snapshot)
-    for task in snapshot.pending:
-        demand = vector(dims, task.resources)
-        key = _class_key(task, demand, closing)
+    pending = snapshot.pending
+    # All demands in one matrix, numbered by distinct row: no per-task vector or tuple.
+    demands = resource_matrix(flatten(list(map(attrgetter("resources"), pending))), dims)
+    shapes = [0] * len(pending)
+    if pending and dims:
+        # Rows as opaque bytes: equal demands, equal keys (np.unique over axis 0 is slower);
+        # + 0.0 turns -0.0 into 0.0, whose bytes differ.
+        rows = np.ascontiguousarray(demands + 0.0).view(np.dtype((np.void, 8 * len(dims))))
+        shapes = np.unique(rows.reshape(-1), return_inverse=True)[1].reshape(-1).tolist()
+    for i, (task, shape) in enumerate(zip(pending, shapes, strict=True)):
+        key = _class_key(task, shape, closing)
         cls = classes.get(key)
         if cls is None:
-            cls = classes[key] = _new_class(task, demand, closing)
+            cls = classes[key] = _new_class(task, demands[i].copy(), closing)
         cls.tasks.append(task)
     scale = np.zeros(len(dims), dtype=np.float64)
     for pool in snapshot.pools:
