@@ -9,13 +9,27 @@ from __future__ import annotations
 import numpy as np
 
 from controlplane.model import Snapshot
-from controlplane.planning.packing import FloatArray, IntArray, first_fit
+from controlplane.planning.packing import FloatArray, IntArray
 
 
 def ffd_bins(sizes: FloatArray) -> IntArray:
-    """Plain first-fit-decreasing by summed size: the textbook packing baseline."""
-    order: IntArray = np.argsort(-sizes.sum(axis=1), kind="stable")
-    return first_fit(sizes, order)
+    """Plain first-fit-decreasing by summed size: the textbook packing baseline.
+
+    Written out here, not the planner's `first_fit`: a baseline must not move when the
+    planner is tuned.
+    """
+    n, d = sizes.shape
+    residual = np.ones((n, d))
+    bin_of = np.empty(n, dtype=np.int64)
+    count = 0
+    for i in np.argsort(-sizes.sum(axis=1), kind="stable").tolist():
+        ok = np.all(residual[:count] >= sizes[i] - 1e-9, axis=1)
+        b = int(ok.argmax()) if ok.any() else count
+        if b == count:
+            count += 1
+        residual[b] -= sizes[i]
+        bin_of[i] = b
+    return bin_of
 
 
 def ffd_pass(snapshot: Snapshot) -> int:

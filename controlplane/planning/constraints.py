@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from controlplane.planning.growth import PoolGrowth
+from controlplane.planning.rowwise import all_at_least
 from controlplane.planning.table import (
     EPS,
     BoolArray,
@@ -35,7 +36,7 @@ class RowFilter:
         """Rows that may take one more task of the class (balance aside)."""
         t, n = self.table, self.table.n
         slack = EPS * np.maximum(t.total[:n], 1.0)
-        mask: BoolArray = np.all(t.free[:n] + slack >= cls.demand, axis=1)
+        mask = all_at_least(t.free[:n] + slack, cls.demand)
         mask &= t.usable[:n] & ~t.exclusive[:n]
         if len(pools) < len(t.pools):
             mask &= np.isin(t.pool_idx[:n], pools)

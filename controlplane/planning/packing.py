@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from controlplane.planning.improve import improve
+from controlplane.planning.rowwise import all_at_least, all_at_most, row_min
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -73,7 +74,7 @@ def first_fit(sizes: FloatArray, order: IntArray) -> IntArray:
     for i in order.tolist():
         s = sizes[i]
         if nb:
-            ok = np.all(residual[:nb] >= s - FIT_EPS, axis=1)
+            ok = all_at_least(residual[:nb], s - FIT_EPS)
             b = int(ok.argmax())
             if not ok[b]:
                 b = nb
@@ -109,7 +110,7 @@ def bin_centric(
             residual = residual - sub[k]
             cand = np.concatenate((cand[:k], cand[k + 1 :]))
             sub = np.concatenate((sub[:k], sub[k + 1 :]))
-            fit = np.all(sub <= residual + FIT_EPS, axis=1)
+            fit = all_at_most(sub, residual + FIT_EPS)
             cand, sub = cand[fit], sub[fit]
             if not cand.size:
                 break
@@ -206,7 +207,7 @@ def first_fit_by_shape(sizes: FloatArray) -> IntArray:
             nb = max(nb, 1)
             bins_of_shape[c] = np.zeros(q, dtype=np.int64)
             continue
-        room = np.floor(np.min((residual[:nb, pos] + FIT_EPS) / s[pos], axis=1)).clip(0)
+        room = np.floor(row_min((residual[:nb, pos] + FIT_EPS) / s[pos])).clip(0)
         take = np.minimum(room, np.maximum(q - (np.cumsum(room) - room), 0)).astype(np.int64)
         residual[:nb] -= take[:, None] * s
         rest = q - int(take.sum())

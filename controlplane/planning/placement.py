@@ -27,6 +27,7 @@ from controlplane.planning.growth import PoolGrowth
 from controlplane.planning.ledger import Ledger
 from controlplane.planning.packing import pack
 from controlplane.planning.ranking import best_of
+from controlplane.planning.rowwise import row_min
 from controlplane.planning.table import (
     EPS,
     HYPOTHETICAL,
@@ -340,7 +341,7 @@ class Placer:
         if not need.any():
             return np.full(len(rows), limit, dtype=np.int64)
         free = t.free[rows][:, need] + EPS * np.maximum(t.total[rows][:, need], 1.0)
-        room = np.floor(np.min(free / cls.demand[need], axis=1))
+        room = np.floor(row_min(free / cls.demand[need]))
         out: IntArray = np.clip(room, 0, limit).astype(np.int64)
         return out
 

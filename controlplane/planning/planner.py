@@ -19,6 +19,7 @@ from controlplane.planning.floor import FloorOutcome, floor_phase, floor_text
 from controlplane.planning.growth import PoolGrowth, growth_state
 from controlplane.planning.idle import IdleOutcome, idle_phase
 from controlplane.planning.placement import Placer
+from controlplane.planning.rowwise import any_positive
 from controlplane.planning.table import (
     CandidateTable,
     agent_view,
@@ -104,7 +105,7 @@ def _agents_needed(table: CandidateTable) -> int:
     """Instances that hold work (tasks, or used resources) once the plan is carried out."""
     n = table.n
     holds_work = (table.running[:n] > 0) | (table.placed[:n] > 0)
-    holds_work |= np.any(table.total[:n] - table.free[:n] > 0, axis=1)
+    holds_work |= any_positive(table.total[:n] - table.free[:n])
     return int(np.sum(holds_work))
 
 

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from controlplane.model import KNOWN_RESOURCES, Agent, Pool, Snapshot
 from controlplane.planning.columns import Flat, count_columns, flatten, resource_matrix
+from controlplane.planning.rowwise import any_positive
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -306,7 +307,7 @@ def build_table(
     in_use = resource_matrix(view.used, dims)
     table.total[:n] = total
     table.free[:n] = total - in_use  # may dip below 0: kept
-    table.busy[:n] = np.any(in_use > 0, axis=1)
+    table.busy[:n] = any_positive(in_use)
     pool_of = list(map(pool_index.__getitem__, map(attrgetter("pool"), agents)))
     table.pool_idx[:n] = pool_of
     table.tier[:n] = REAL
