@@ -26,7 +26,7 @@ from controlplane.planning.table import FloatArray, IntArray
 def balanced_picks(
     values: IntArray,
     score: FloatArray,
-    room: IntArray,
+    room_of: Callable[[IntArray], IntArray],
     counts: FloatArray,
     reachable: Iterable[int],
     want: int,
@@ -34,25 +34,33 @@ def balanced_picks(
 ) -> Iterator[tuple[int, int]]:
     """Up to `want` picks as (candidate position, candidates allowed at that pick).
 
-    `values`, `score` and `room` describe the candidate rows (positions in row order: ties
-    go to the lower position, as `argmax` does); `counts` is the job's tasks per value;
+    `values` and `score` describe the candidate rows (positions in row order: ties go to
+    the lower position, as `argmax` does), `room_of(positions)` how many tasks of the class
+    each holds (asked only for the rows that can matter); `counts` is the job's tasks per value;
     `reachable` the values a new instance could add. The caller commits each pick before
     asking for the next: `rescore(pos)` is then the picked row's new score. Stops early
     where no allowed value has a row that fits: the caller then opens an instance, as the
     one-at-a-time path does.
     """
     extra = set(reachable)
-    live = (room > 0) & (values >= 0)
+    live = values >= 0
     codes, sizes_of = np.unique(values[live], return_counts=True)
     sizes = dict(zip(codes.tolist(), sizes_of.tolist(), strict=True))
     heaps: dict[int, list[tuple[float, int]]] = {}
-    for value in sizes:
+    left: dict[int, int] = {}
+    for value in list(sizes):
         # `want` picks use at most `want` rows of a value: its best ones (rows only rise).
         top = best_of(np.flatnonzero(live & (values == value)), score, want)
-        heap = [(-s, pos) for s, pos in zip(score[top].tolist(), top.tolist(), strict=True)]
+        room = room_of(top)
+        sizes[value] -= int(np.sum(room <= 0))  # a candidate fits one task: none expected
+        heap = [
+            (-s, pos)
+            for s, pos, r in zip(score[top].tolist(), top.tolist(), room.tolist(), strict=True)
+            if r > 0
+        ]
+        left.update((pos, r) for pos, r in zip(top.tolist(), room.tolist(), strict=True))
         heapq.heapify(heap)
         heaps[value] = heap
-    left = room.tolist()
     count = {v: float(counts[v]) for v in {*heaps, *extra}}
     for _ in range(want):
         domain = [v for v in count if sizes.get(v, 0) > 0 or v in extra]

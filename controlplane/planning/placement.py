@@ -289,7 +289,10 @@ class Placer:
         everyone = np.arange(len(rows))
         score, _ = scores(everyone)
         limit = 1 if cls.unique_host or cls.exclusive else len(queue)
-        room = self._room_many(cls, rows, limit)
+
+        def room_of(pos: IntArray) -> IntArray:
+            return self._room_many(cls, rows[pos], limit)
+
         values = t.attr_codes[attribute][rows]
 
         def rescore(pos: int) -> float:
@@ -297,7 +300,7 @@ class Placer:
 
         placed = 0
         for pos, candidates in balanced_picks(
-            values, score, room, counts, reachable, len(queue), rescore
+            values, score, room_of, counts, reachable, len(queue), rescore
         ):
             row = int(rows[pos])
             fit = float(scores(np.array([pos]))[1][0])
