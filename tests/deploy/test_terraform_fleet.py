@@ -86,12 +86,37 @@ def test_no_other_resource_carries_controlplane_tags() -> None:
         assert "discovery_tags" not in text
 
 
+def _documents(directory: Path) -> dict[str, Any]:
+    documents: dict[str, Any] = {}
+    for block in [b for p in tf_files(directory) for b in load(p).get("data", [])]:
+        documents.update(block.get("aws_iam_policy_document", {}))
+    return documents
+
+
+def _policy(directory: Path, doc: str) -> list[dict[str, Any]]:
+    """A policy document's statements, those of its `source_policy_documents` included
+    (`module.<name>.json` of a module in this repo: its `json` output's document)."""
+    body = _documents(directory)[doc]
+    statements = list(body.get("statement", []))
+    calls = labelled(directory, "module")
+    for source in body.get("source_policy_documents", []):
+        name = re.fullmatch(r"\$\{module\.(\w+)\.json\}", source)
+        assert name is not None, f"{doc}: unresolvable source {source}"
+        call = calls[name.group(1)]
+        # The module's policy is scoped to this module's cluster, table and key.
+        assert call["cluster"] == "${var.cluster}"
+        module = (directory / call["source"]).resolve()
+        output = labelled(module, "output")["json"]["value"]
+        inner = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", output)
+        assert inner is not None, output
+        statements += _policy(module, inner.group(1))
+    return statements
+
+
 def test_iam_acts_only_on_groups_tagged_with_the_cluster() -> None:
     for directory, doc in ((CONTROL_PLANE, "daemon"), (SCHEDULED, "lambda")):
-        documents = {}
-        for block in [b for p in tf_files(directory) for b in load(p).get("data", [])]:
-            documents.update(block.get("aws_iam_policy_document", {}))
-        statements = {s["sid"]: s for s in documents[doc]["statement"]}
+        statements = {s["sid"]: s for s in _policy(directory, doc)}
+        assert len(statements) == len(_policy(directory, doc)), f"{doc}: a sid twice"
         act = statements["ActOnThisClustersGroups"]
         assert set(act["actions"]) == {
             "autoscaling:SetDesiredCapacity",
@@ -231,10 +256,7 @@ def test_iam_allows_every_call_the_code_makes_and_no_other_fleet_or_table_call()
     calls = _api_calls()
     assert {"autoscaling:SetDesiredCapacity", "dynamodb:TransactWriteItems"} <= calls
     for directory, doc in ((CONTROL_PLANE, "daemon"), (SCHEDULED, "lambda")):
-        documents: dict[str, Any] = {}
-        for block in [b for p in tf_files(directory) for b in load(p).get("data", [])]:
-            documents.update(block.get("aws_iam_policy_document", {}))
-        statements = documents[doc]["statement"]
+        statements = _policy(directory, doc)
         allowed = {a for s in statements for a in s["actions"]}
         assert sorted(calls - allowed) == [], f"{doc}: calls the policy does not allow"
         # The Lambda's VPC networking is the platform's, not the code's.

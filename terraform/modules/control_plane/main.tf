@@ -2,10 +2,6 @@
 
 data "aws_region" "current" {}
 
-data "aws_caller_identity" "current" {}
-
-data "aws_partition" "current" {}
-
 locals {
   name     = "${var.cluster}-controlplane"
   region   = data.aws_region.current.name
@@ -77,57 +73,17 @@ data "aws_iam_policy_document" "assume" {
   }
 }
 
+module "fleet_policy" {
+  source = "../fleet_policy"
+
+  cluster         = var.cluster
+  state_table_arn = aws_dynamodb_table.state.arn
+  kms_key_arn     = var.kms_key_arn
+}
+
 data "aws_iam_policy_document" "daemon" {
-  statement {
-    sid = "StateTable"
-    actions = [
-      "dynamodb:GetItem",
-      "dynamodb:Query",
-      "dynamodb:PutItem",
-      "dynamodb:DeleteItem",
-      "dynamodb:TransactWriteItems",
-    ]
-    resources = [aws_dynamodb_table.state.arn]
-  }
-
-  statement {
-    sid       = "StateTableKey"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:DescribeKey"]
-    resources = [var.kms_key_arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.${local.region}.amazonaws.com"]
-    }
-  }
-
-  statement {
-    sid = "ReadFleet"
-    actions = [
-      "autoscaling:DescribeAutoScalingGroups",
-      "autoscaling:DescribeScalingActivities",
-      "ec2:DescribeInstanceTypes",
-      "ec2:DescribeLaunchTemplateVersions",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
-    sid = "ActOnThisClustersGroups"
-    actions = [
-      "autoscaling:SetDesiredCapacity",
-      "autoscaling:TerminateInstanceInAutoScalingGroup",
-      "autoscaling:SetInstanceProtection",
-      "autoscaling:CompleteLifecycleAction",
-      "autoscaling:RecordLifecycleActionHeartbeat",
-    ]
-    resources = ["arn:${data.aws_partition.current.partition}:autoscaling:${local.region}:${data.aws_caller_identity.current.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/controlplane:cluster"
-      values   = [var.cluster]
-    }
-  }
+  # The reconcile pass (fleet_policy), plus the daemon's own log group.
+  source_policy_documents = [module.fleet_policy.json]
 
   statement {
     sid       = "OwnLogGroup"

@@ -44,29 +44,18 @@ data "aws_iam_policy_document" "lambda_assume" {
   }
 }
 
-data "aws_iam_policy_document" "lambda" {
-  statement {
-    sid = "StateTable"
-    actions = [
-      "dynamodb:GetItem",
-      "dynamodb:Query",
-      "dynamodb:PutItem",
-      "dynamodb:DeleteItem",
-      "dynamodb:TransactWriteItems",
-    ]
-    resources = [var.state_table_arn]
-  }
+module "fleet_policy" {
+  source = "../fleet_policy"
 
-  statement {
-    sid       = "StateTableKey"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:DescribeKey"]
-    resources = [var.kms_key_arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.${local.region}.amazonaws.com"]
-    }
-  }
+  cluster         = var.cluster
+  state_table_arn = var.state_table_arn
+  kms_key_arn     = var.kms_key_arn
+}
+
+data "aws_iam_policy_document" "lambda" {
+  # The reconcile pass (fleet_policy), plus what a Lambda in a VPC with a KMS-encrypted
+  # environment and a dead-letter queue needs.
+  source_policy_documents = [module.fleet_policy.json]
 
   statement {
     sid       = "EnvironmentKey"
@@ -80,34 +69,10 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
-    sid = "ReadFleet"
-    actions = [
-      "autoscaling:DescribeAutoScalingGroups",
-      "autoscaling:DescribeScalingActivities",
-      "ec2:DescribeInstanceTypes",
-      "ec2:DescribeLaunchTemplateVersions",
-      # Lambda in a VPC: the function's network interfaces.
-      "ec2:DescribeNetworkInterfaces",
-      "ec2:DescribeSubnets",
-    ]
+    sid = "VpcReads"
+    # Lambda in a VPC: the function's network interfaces.
+    actions   = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
     resources = ["*"]
-  }
-
-  statement {
-    sid = "ActOnThisClustersGroups"
-    actions = [
-      "autoscaling:SetDesiredCapacity",
-      "autoscaling:TerminateInstanceInAutoScalingGroup",
-      "autoscaling:SetInstanceProtection",
-      "autoscaling:CompleteLifecycleAction",
-      "autoscaling:RecordLifecycleActionHeartbeat",
-    ]
-    resources = ["arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/controlplane:cluster"
-      values   = [var.cluster]
-    }
   }
 
   statement {
