@@ -1,18 +1,23 @@
-"""`GET /metrics` (Prometheus text) and `GET /healthz` on one port, in a daemon thread."""
+"""`GET /metrics` (Prometheus text) and `GET /healthz` on one port, in a daemon thread.
+
+`/healthz` says healthy or not and whether this process leads; the reasons (which host,
+which error) go to the log, never to whoever can reach the port. With `tokens`, `/metrics`
+needs a bearer token (the ops port bound beyond loopback).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
 
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from controlplane.ops.health import Health
+from controlplane.ops.serving import HttpService, Limits, TlsFiles, in_thread
+from controlplane.ops.tokens import TokenSource, authorized
 
 log = logging.getLogger(__name__)
 
@@ -27,94 +32,68 @@ class OpsServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        tokens: TokenSource | None = None,
+        tls: TlsFiles | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.registry = registry
         self.health = health
-        self._host, self._port = host, port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self.tokens = tokens
+        self.service = HttpService(
+            self._routes,
+            name="ops-http",
+            host=host,
+            port=port,
+            tls=tls,
+            limits=limits or Limits(max_body_bytes=1024),
+        )
 
     def start(self) -> OpsServer:
-        server = ThreadingHTTPServer((self._host, self._port), _Handler)
-        server.daemon_threads = True
-        server.ops = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.05,), name="ops-http", daemon=True
-        )
-        self._thread.start()
+        self.service.start()
         return self
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout=5)
+        self.service.stop()
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "server not started"
-        return int(self._server.server_address[1])
+        return self.service.port
 
     @property
     def address(self) -> str:
-        return f"{self._host}:{self.port}"
+        return self.service.address
 
     def __enter__(self) -> OpsServer:
         return self.start()
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def _routes(self, app: web.Application) -> None:
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+    async def _metrics(self, request: web.Request) -> web.Response:
+        if self.tokens is not None and not authorized(
+            request.headers.get("Authorization"), self.tokens
+        ):
+            return web.Response(
+                status=401,
+                text='{"error": "a valid bearer token is required"}',
+                content_type="application/json",
+                headers={"WWW-Authenticate": 'Bearer realm="controlplane"'},
+            )
+        data = await in_thread(lambda: generate_latest(self.registry))
+        return web.Response(body=data, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    @property
-    def ops(self) -> OpsServer:
-        ops: OpsServer = self.server.ops  # type: ignore[attr-defined]
-        return ops
-
-    def do_GET(self) -> None:
-        self._get(body=True)
-
-    def do_HEAD(self) -> None:
-        self._get(body=False)
-
-    def do_POST(self) -> None:
-        self._send(405, "application/json", b'{"error": "method not allowed"}', True)
-
-    do_PUT = do_DELETE = do_POST  # noqa: N815 (http.server method names)
-
-    def _get(self, body: bool) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/metrics":
-            self._send(200, CONTENT_TYPE_LATEST, generate_latest(self.ops.registry), body)
-        elif path == "/healthz":
-            try:
-                health = self.ops.health()
-                status = 200 if health.ok else 503
-                data = {"status": "ok" if health.ok else "unhealthy", **health.detail}
-            except Exception as error:  # a broken check is unhealthy, not a dead server
-                log.exception("health check failed")
-                status, data = 503, {"status": "unhealthy", "error": str(error)}
-            text = json.dumps(data, default=str).encode()
-            self._send(status, "application/json", text, body)
-        else:
-            self._send(404, "application/json", b'{"error": "no such endpoint"}', body)
-
-    def _send(self, status: int, kind: str, data: bytes, body: bool) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if body:
-            self.wfile.write(data)
+    async def _healthz(self, request: web.Request) -> web.Response:
+        try:
+            health: Health = await asyncio.wait_for(in_thread(self.health), timeout=5)
+            status = 200 if health.ok else 503
+            data = {"status": "ok" if health.ok else "unhealthy", **health.public}
+        except Exception:  # a broken check is unhealthy, not a dead server
+            log.exception("health check failed")
+            status, data = 503, {"status": "unhealthy"}
+        return web.Response(
+            status=status, text=json.dumps(data, default=str), content_type="application/json"
+        )

@@ -51,7 +51,7 @@ def test_metrics_and_health_over_http() -> None:
     def health() -> Health:
         if state.get("boom"):
             raise RuntimeError("store unreachable")
-        return Health(ok=state["ok"], detail={"leader": True})
+        return Health(ok=state["ok"], public={"leader": True}, private={"host": "secret-host"})
 
     with OpsServer(registry, health) as server:
         base = f"http://{server.address}"
@@ -65,7 +65,8 @@ def test_metrics_and_health_over_http() -> None:
         assert status == 503 and json.loads(text)["status"] == "unhealthy"
         state["boom"] = True
         status, text = _get(f"{base}/healthz")
-        assert status == 503 and "store unreachable" in text
+        assert status == 503 and "store unreachable" not in text  # internals stay in the log
+        assert "secret-host" not in text
         assert _get(f"{base}/nope")[0] == 404
         post = urllib.request.Request(f"{base}/metrics", data=b"x", method="POST")
         with pytest.raises(urllib.error.HTTPError) as info:
