@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Literal
 
 from controlplane.aws.replies import ObservedGroup, ObservedInstance
+from controlplane.mesos.observe import marked
 from controlplane.mesos.replies import AgentView
 from controlplane.state import DrainIntent
 
@@ -86,7 +87,14 @@ def _step(
             )
         return IntentStep("wait", intent, "waiting for Mesos to drop the agent")
     if view is None:
-        return IntentStep("forget", intent, "agent left Mesos before its instance was terminated")
+        # Mesos forgets agents for a while when its master fails over: the intent stays
+        # (the agent is still deactivated) until the agent returns or its instance goes.
+        instance = _instance(intent, groups)
+        if instance is None or instance.leaving:
+            return IntentStep("forget", intent, "agent and instance are both gone")
+        return IntentStep("wait", intent, "agent not in Mesos now; kept until it returns")
+    if marked(view):
+        return IntentStep("reactivate", intent, "agent marked do-not-disrupt")
     if busy(view):
         if view.drain_state is not None:  # REACTIVATE is refused while DRAINING
             return IntentStep("forget", intent, "agent busy under an operator's drain")
@@ -139,8 +147,7 @@ def held_instances(
         if view is None:
             out.append(HeldInstance(asg, inst.instance_id, None, drained=True, deactivate=False))
             continue
-        taking = view.active and view.drain_state is None
-        out.append(
-            HeldInstance(asg, inst.instance_id, view, drained=quiet(view), deactivate=taking)
-        )
+        taking = view.active and view.drain_state is None and not marked(view)
+        drained = quiet(view) and not marked(view)  # held (heartbeats) while marked
+        out.append(HeldInstance(asg, inst.instance_id, view, drained=drained, deactivate=taking))
     return out

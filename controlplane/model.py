@@ -92,6 +92,10 @@ class Pool(Strict):
     attributes: Attributes = Field(default_factory=dict)
     groups: list[Group]
     floor: Floor | None = None
+    #: Agents the pool may start draining in one plan, at most: a count, and a share of the
+    #: pool's instances (at least one either way). None: no cap.
+    max_drains_per_pass: Count | None = None
+    max_drain_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> Pool:
@@ -124,6 +128,8 @@ class Agent(Strict):
     state: AgentState = "active"
     idle_since: UtcTime | None = None
     attributes: Attributes = Field(default_factory=dict)
+    #: The agent, or a task on it, is marked do-not-disrupt: no drain ever picks it.
+    do_not_disrupt: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Agent:

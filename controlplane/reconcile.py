@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -22,22 +23,24 @@ from controlplane.aws.actions import (
     ActionResult,
     apply_scale_ups,
     apply_takebacks,
+    expire_instances,
     protect_busy,
 )
 from controlplane.aws.calls import AwsCaller, BotoClient
-from controlplane.aws.capacity import CapacityLedger, Takeback, assess_delivery
+from controlplane.aws.capacity import CapacityLedger, Takeback, assess_delivery, back_off
 from controlplane.aws.lifecycle import waiting_terminations
 from controlplane.aws.observation import AwsObservation, AwsObserver
 from controlplane.aws.pool_rules import AdapterSettings
 from controlplane.aws.replies import ObservedGroup
 from controlplane.demand import DemandSource
 from controlplane.drain_acts import DrainActs
-from controlplane.drains import busy, held_instances, review
+from controlplane.drains import IntentStep, busy, held_instances, review
 from controlplane.mesos.observe import observe_agents
 from controlplane.mesos.replies import AgentView
-from controlplane.model import Plan, PoolHistory, Snapshot
+from controlplane.model import Plan, Pool, PoolHistory, Snapshot
 from controlplane.planning import plan as make_plan
 from controlplane.records import PassRecorder
+from controlplane.registration import Expired, RegistrationReview, review_registrations
 from controlplane.state import ControlState, Lease, LeaseLostError, StateChanges, StateStore
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,9 @@ class PassOptions:
     lease_margin_s: float = 5.0
     drain_settle_s: float = 0.0
     forget_terminated_after_s: float = 900.0
+    registration_deadline_s: float = 900.0
+    max_unregistered_share: float = 0.45
+    ok_unregistered: int = 3
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,7 @@ class Observed:
     takebacks: list[Takeback]
     assembly: Assembly
     idle_since: dict[str, datetime]
+    registrations: RegistrationReview
 
     @property
     def snapshot(self) -> Snapshot:
@@ -170,17 +177,33 @@ class Reconciler:
         mesos = _staged("observe_mesos", lambda: observe_agents(views, now, state.idle_since))
         for agent_id, why in sorted(mesos.skipped.items()):
             log.debug("agent %s left out: %s", agent_id, why)
+        opts = self.options
+        registrations = review_registrations(
+            aws.groups,
+            {str(v.attributes["instance_id"]) for v in views if "instance_id" in v.attributes},
+            ledger.unregistered,
+            now,
+            deadline_s=opts.registration_deadline_s,
+            max_unregistered_share=opts.max_unregistered_share,
+            ok_unregistered=opts.ok_unregistered,
+        )
+        ledger = ledger.model_copy(update={"unregistered": registrations.unregistered})
+        for expired in registrations.expired:
+            ledger = back_off(ledger, expired.asg, expired.reason, self.adapter, now)
+        pools = _without_expired(aws.pools, registrations.expired, ledger, now)
         assembly = _staged(
             "snapshot",
             lambda: assemble(
-                now, aws.pools, mesos.agents, pending, state.history, state.floors_at(now)
+                now, pools, mesos.agents, pending, state.history, state.floors_at(now)
             ),
         )
         for agent_id, why in sorted(assembly.left_out_agents.items()):
             log.warning("agent %s left out of the snapshot: %s", agent_id, why)
         for task_id, why in sorted(assembly.left_out_tasks.items()):
             log.warning("pending task %s left out of the snapshot: %s", task_id, why)
-        return Observed(now, state, views, aws, ledger, takebacks, assembly, mesos.idle_since)
+        return Observed(
+            now, state, views, aws, ledger, takebacks, assembly, mesos.idle_since, registrations
+        )
 
     # ---- one pass -----------------------------------------------------------------------
 
@@ -269,6 +292,8 @@ class Reconciler:
         guard()
         out += apply_takebacks(self.caller, self.autoscaling, seen.takebacks, seen.aws)
         guard()
+        out += expire_instances(self.caller, self.autoscaling, seen.registrations.expired)
+        guard()
         out += protect_busy(self.caller, self.autoscaling, seen.aws, _busy_instances(seen.views))
         guard()
         ups, ledger = apply_scale_ups(
@@ -280,6 +305,22 @@ class Reconciler:
         for up in ups:
             if up.outcome == "done":
                 _stamp(history, pool_of[up.asg], seen.now, up=True)
+        wrote = any(r.outcome == "done" for r in out)
+        if wrote and ledger != seen.state.ledger and not opts.dry_run:
+            # Raises and expiries are recorded now, before anything later can fail the pass.
+            guard()
+            early = StateChanges(history=_changed(history, seen.state), ledger=ledger)
+            _staged("record", lambda: self.store.commit(lease, self.clock(), early))
+            seen = _with_state(seen, history, ledger)
+        halted = seen.registrations.halted
+        for pool, why in sorted(halted.items()):
+            log.warning("pool %s: scale-down halted: %s", pool, why)
+        scale_down = [d for d in plan.scale_down if d.pool not in halted]
+        out += [
+            ActionResult("drain", d.asg, "skipped", f"agent {d.agent}: {halted[d.pool]}")
+            for d in plan.scale_down
+            if d.pool in halted
+        ]
 
         acts = DrainActs(
             self.caller,
@@ -299,8 +340,8 @@ class Reconciler:
             settle_s=opts.drain_settle_s,
             forget_after_s=opts.forget_terminated_after_s,
         )
-        acts.follow(steps, seen.now)
-        fresh = acts.start(plan.scale_down, seen.state.intents, seen.now)
+        acts.follow([s for s in steps if not _halted_step(s, halted)], seen.now)
+        fresh = acts.start(scale_down, seen.state.intents, seen.now)
         if fresh and not opts.dry_run:
             for pool in sorted({i.pool for i in fresh}):
                 _stamp(history, pool, seen.now, up=False)
@@ -309,7 +350,7 @@ class Reconciler:
             guard()
             changes = StateChanges(put_intents=fresh, history=_changed(history, seen.state))
             _staged("record", lambda: self.store.commit(lease, self.clock(), changes))
-            seen = _with_history(seen, history)
+            seen = _with_state(seen, history, seen.state.ledger)
         acts.deactivate_new(fresh, seen.now)
         by_instance = {
             str(v.attributes["instance_id"]): v for v in seen.views if "instance_id" in v.attributes
@@ -343,10 +384,43 @@ def _busy_instances(views: list[AgentView]) -> set[str]:
     }
 
 
-def _with_history(seen: Observed, history: dict[str, PoolHistory]) -> Observed:
-    """`seen` as if `history` had been loaded (it has just been stored)."""
-    state = replace(seen.state, history=dict(history))
+def _with_state(
+    seen: Observed, history: dict[str, PoolHistory], ledger: CapacityLedger
+) -> Observed:
+    """`seen` as if `history` and `ledger` had been loaded (they have just been stored)."""
+    state = replace(seen.state, history=dict(history), ledger=ledger)
     return replace(seen, state=state)
+
+
+def _halted_step(step: IntentStep, halted: Mapping[str, str]) -> bool:
+    """A termination in a pool whose scale-down is halted waits for a sounder picture."""
+    return step.kind == "terminate" and step.intent.pool in halted
+
+
+def _without_expired(
+    pools: Sequence[Pool], expired: Sequence[Expired], ledger: CapacityLedger, now: datetime
+) -> list[Pool]:
+    """Pools as they will be once this pass terminates `expired`: their desired capacity
+    lowered and their zones backed off, so that capacity never counts as placed."""
+    if not expired:
+        return list(pools)
+    drop = Counter(e.asg for e in expired if e.decrement)
+    backed = {e.asg for e in expired}
+    out = []
+    for pool in pools:
+        groups = [
+            g.model_copy(
+                update={
+                    "desired": g.desired - drop.get(g.asg, 0),
+                    "unavailable_until": ledger.unavailable_until(g.asg, now),
+                }
+            )
+            if g.asg in backed
+            else g
+            for g in pool.groups
+        ]
+        out.append(pool.model_copy(update={"groups": groups}))
+    return out
 
 
 def _staged(stage: str, fn: Callable[[], T]) -> T:

@@ -22,6 +22,7 @@ def view(
     drain: str | None = None,
     tasks: int = 0,
     used: float = 0.0,
+    attributes: dict[str, str | float] | None = None,
 ) -> AgentView:
     live = tuple(
         TaskView(f"t{i}", "t", "fw", agent_id, "TASK_RUNNING", {"cpus": 1.0}, {})
@@ -30,7 +31,13 @@ def view(
     return AgentView(
         id=agent_id,
         hostname=agent_id,
-        attributes={"pool": "batch", "zone": "z1", "asg": "g1", "instance_id": f"i-{agent_id}"},
+        attributes={
+            "pool": "batch",
+            "zone": "z1",
+            "asg": "g1",
+            "instance_id": f"i-{agent_id}",
+            **(attributes or {}),
+        },
         total={"cpus": 4.0},
         used={"cpus": used + tasks},
         offered={},
@@ -88,6 +95,12 @@ def test_work_arriving_again_reactivates() -> None:
     assert one(intent("a"), busy_draining, g) == "forget"  # the operator's drain, not ours
 
 
+def test_do_not_disrupt_gives_the_agent_back() -> None:
+    g = group(("i-a", "InService"))
+    marked = view("a", active=False, attributes={"do_not_disrupt": "true"})
+    assert one(intent("a"), marked, g) == "reactivate"
+
+
 def test_unconfirmed_deactivation_is_resent_and_outside_reactivation_respected() -> None:
     g = group(("i-a", "InService"))
     assert one(intent("a", "deactivating"), view("a"), g) == "deactivate"
@@ -99,6 +112,10 @@ def test_gone_instances_and_agents() -> None:
     leaving = group(("i-a", "Terminating:Wait"))
     assert one(intent("a"), view("a", active=False), leaving) == "mark_terminating"
     assert one(intent("a"), None, group()) == "forget"
+    # Mesos lists no agent (a master failover) while the instance lives: keep the record.
+    assert one(intent("a"), None, group(("i-a", "InService"))) == "wait"
+    assert one(intent("a", "deactivating"), None, group(("i-a", "InService"))) == "wait"
+    assert one(intent("a"), None, group(("i-a", "Terminating"))) == "forget"
     assert one(intent("a", "terminating"), view("a", active=False), group()) == "wait"
     assert one(intent("a", "terminating", age_s=901), view("a", active=False), group()) == "forget"
     assert one(intent("a", "terminating"), None, group()) == "forget"

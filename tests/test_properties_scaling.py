@@ -325,3 +325,31 @@ def test_summary_lower_bound(snapshot: Snapshot) -> None:
     assert s.lower_bound <= s.agents_needed, (
         f"lower bound {s.lower_bound} > agents needed {s.agents_needed}"
     )
+
+
+@PROPERTY
+@given(
+    st.one_of(snapshots(calm=True), snapshots(calm=True, roomy=True)),
+    st.integers(0, 3),
+    st.sampled_from([None, 0.1, 0.5]),
+    st.data(),
+)
+def test_drain_caps_and_do_not_disrupt_hold(
+    snapshot: Snapshot, cap: int, share: float | None, data: st.DataObject
+) -> None:
+    """However many agents are idle, a pool starts at most its cap of drains per plan
+    (a share counts at least one), and never drains an agent marked do-not-disrupt."""
+    pools = [
+        p.model_copy(update={"max_drains_per_pass": cap, "max_drain_share": share})
+        for p in snapshot.pools
+    ]
+    marked = {a.id for a in snapshot.agents if data.draw(st.booleans())}
+    agents = [a.model_copy(update={"do_not_disrupt": a.id in marked}) for a in snapshot.agents]
+    capped = snapshot.model_copy(update={"pools": pools, "agents": agents})
+    result = plan(capped)
+    size = {p.name: sum(g.desired for g in p.groups) for p in pools}
+    per_pool = Counter(d.pool for d in result.scale_down)
+    for pool, drains in per_pool.items():
+        limit = cap if share is None else min(cap, max(1, int(share * size[pool])))
+        assert drains <= limit, f"{pool}: {drains} drains > cap {limit}"
+    assert not marked & {d.agent for d in result.scale_down}

@@ -8,6 +8,7 @@ what happened and why, so the reconcile pass can record it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,9 @@ from controlplane.aws.errors import AwsError, UnsafeActionError
 from controlplane.aws.observation import AwsObservation
 from controlplane.aws.replies import ObservedGroup
 from controlplane.model import ScaleDown, ScaleUp
+from controlplane.registration import Expired
+
+log = logging.getLogger(__name__)
 
 Outcome = Literal["done", "dry_run", "skipped", "failed"]
 #: SetInstanceProtection takes at most this many instance ids per call.
@@ -247,4 +251,31 @@ def apply_takebacks(
             continue
         detail = f"desired {group.desired} -> {target}: {back.reason}"
         results.append(_set_desired(caller, autoscaling, "take_back", back.asg, target, detail))
+    return results
+
+
+def expire_instances(
+    caller: AwsCaller, autoscaling: BotoClient, expired: Sequence[Expired]
+) -> list[ActionResult]:
+    """Terminate instances past their registration deadline (with decrement unless the
+    group is at min, where AWS launches a replacement). They run no task: no agent ever
+    registered for them, and protected (once busy) instances are never expired."""
+    results: list[ActionResult] = []
+    for item in expired:
+        log.warning("registration deadline: %s (group %s)", item.reason, item.asg)
+        try:
+            reply = caller.write(
+                autoscaling,
+                "TerminateInstanceInAutoScalingGroup",
+                idempotent=False,
+                InstanceId=item.instance_id,
+                ShouldDecrementDesiredCapacity=item.decrement,
+            )
+        except AwsError as error:
+            results.append(ActionResult("expire", item.asg, "failed", str(error), item.instance_id))
+            continue
+        how = "with decrement" if item.decrement else "replaced (group at min)"
+        outcome: Outcome = "dry_run" if reply is None else "done"
+        detail = f"terminated {how}: {item.reason}; zone {item.zone} backed off"
+        results.append(ActionResult("expire", item.asg, outcome, detail, item.instance_id))
     return results

@@ -1,8 +1,9 @@
 """Capacity failure: notice a zone that does not deliver, back it off, take back desired.
 
-Between passes the adapter must remember when it raised a group and which zones are backed
-off. That memory is `CapacityLedger`, a small serialisable record the caller passes in and
-stores (a later issue keeps it in DynamoDB). Functions here are pure: they take `now`.
+Between passes the adapter must remember when it raised a group, which zones are backed
+off and since when each instance has been waiting to register. That memory is
+`CapacityLedger`, a small serialisable record the reconcile pass keeps in the state table.
+Functions here are pure: they take `now`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class CapacityLedger(_Record):
 
     raises: dict[str, PendingRaise] = Field(default_factory=dict)
     backoffs: dict[str, ZoneBackoff] = Field(default_factory=dict)
+    #: Instance id -> first seen in its group without a Mesos agent (controlplane.registration).
+    unregistered: dict[str, UtcTime] = Field(default_factory=dict)
 
     def unavailable_until(self, asg: str, now: datetime) -> datetime | None:
         """The end of the group's back-off, or None when it may scale up now."""
@@ -88,11 +91,18 @@ def assess_delivery(
     group terminate an instance that exists.
     """
     raises = dict(ledger.raises)
+    for asg, observed in sorted(groups.items()):
+        if asg not in raises and observed.present < observed.desired:
+            # Raised but not recorded (a pass that failed after its write, another tool):
+            # the deadline runs from now.
+            raises[asg] = PendingRaise(
+                raised_at=now, from_desired=observed.present, to_desired=observed.desired
+            )
     # Back-offs of groups that no longer exist are forgotten once they expire.
     backoffs = {asg: b for asg, b in ledger.backoffs.items() if asg in groups or b.until > now}
     takebacks: list[Takeback] = []
     deadline = timedelta(seconds=settings.launch_deadline_s)
-    for asg, pending in sorted(ledger.raises.items()):
+    for asg, pending in sorted(raises.items()):
         group = groups.get(asg)
         if group is None:
             del raises[asg]  # the group is gone; nothing to wait for
@@ -128,7 +138,19 @@ def assess_delivery(
                     reason=f"zone {group.zone} backed off {pause:.0f}s: {reason}",
                 )
             )
-    return CapacityLedger(raises=raises, backoffs=backoffs), takebacks
+    kept = CapacityLedger(raises=raises, backoffs=backoffs, unregistered=ledger.unregistered)
+    return kept, takebacks
+
+
+def back_off(
+    ledger: CapacityLedger, asg: str, reason: str, settings: AdapterSettings, now: datetime
+) -> CapacityLedger:
+    """`ledger` with the group's zone backed off (doubling per failure, up to the max)."""
+    old = ledger.backoffs.get(asg)
+    count = old.failures + 1 if old is not None else 1
+    pause = min(settings.backoff_s * 2 ** (count - 1), settings.max_backoff_s)
+    entry = ZoneBackoff(until=now + timedelta(seconds=pause), failures=count, reason=reason)
+    return ledger.model_copy(update={"backoffs": {**ledger.backoffs, asg: entry}})
 
 
 #: Words in a scaling activity that mean the zone has no capacity for the instance type.

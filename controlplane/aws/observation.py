@@ -7,9 +7,10 @@ protection flags). Nothing here writes to AWS.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -33,6 +34,8 @@ from controlplane.aws.replies import ObservedGroup, ObservedInstance, TemplateRe
 from controlplane.errors import describe
 from controlplane.model import Group, Pool
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class AwsObservation:
@@ -41,6 +44,8 @@ class AwsObservation:
     now: datetime
     pools: tuple[Pool, ...]
     groups: Mapping[str, ObservedGroup]
+    #: Group name -> why it was left out (malformed reply or tags): reported, not acted on.
+    skipped: Mapping[str, str] = field(default_factory=dict)
 
     def launching(self, registered: Collection[str]) -> dict[str, list[ObservedInstance]]:
         """Per group, instances present but not (yet) registered as Mesos agents."""
@@ -75,9 +80,18 @@ class AwsObserver:
         self._types = InstanceTypeCatalog(caller, ec2)
 
     def observe(self, ledger: CapacityLedger, now: datetime) -> AwsObservation:
-        """Pools and groups as they are now; back-offs in `ledger` become unavailable_until."""
-        groups = [parse_group(raw) for raw in self.directory.describe(now)]
-        by_name = {g.name: g for g in groups}
+        """Pools and groups as they are now; back-offs in `ledger` become unavailable_until.
+
+        A group whose reply or tags cannot be read is left out and reported in `skipped`
+        (with its whole pool when the pool cannot be built), so one bad tag does not stop
+        every pool's pass; nothing is ever done to a skipped group."""
+        groups: list[ObservedGroup] = []
+        skipped: dict[str, str] = {}
+        for raw in self.directory.describe(now):
+            try:
+                groups.append(parse_group(raw))
+            except BadAwsReplyError as error:
+                skipped[str(raw.get("AutoScalingGroupName", "?"))] = str(error)
         refs = {
             g.template for g in groups if g.template is not None and not g.instance_type_override
         }
@@ -85,10 +99,27 @@ class AwsObserver:
         group_types = {g.name: _instance_type(g, template_types) for g in groups}
         infos = self._types.lookup(set(group_types.values()))
         pools: list[Pool] = []
-        for pool_name in sorted({g.pool for g in groups}):
-            members = sorted((g for g in groups if g.pool == pool_name), key=lambda g: g.zone)
-            pools.append(self._pool(pool_name, members, group_types, infos, ledger, now))
-        return AwsObservation(now=now, pools=tuple(pools), groups=by_name)
+        kept: dict[str, ObservedGroup] = {}
+        rules: dict[str, PoolRules] = {}
+        for g in groups:
+            try:
+                rules[g.name] = rules_with_overrides(
+                    self._settings.rules_for(g.pool), g.tags, f"group {g.name}"
+                )
+            except BadAwsReplyError as error:
+                skipped[g.name] = str(error)
+        readable = [g for g in groups if g.name in rules]
+        for pool_name in sorted({g.pool for g in readable}):
+            members = sorted((g for g in readable if g.pool == pool_name), key=lambda g: g.zone)
+            try:
+                pools.append(self._pool(pool_name, members, group_types, infos, rules, ledger, now))
+            except BadAwsReplyError as error:
+                skipped.update({g.name: str(error) for g in members})
+                continue
+            kept.update({g.name: g for g in members})
+        for name, why in sorted(skipped.items()):
+            log.error("group %s left out of this pass: %s", name, why)
+        return AwsObservation(now=now, pools=tuple(pools), groups=kept, skipped=skipped)
 
     def scaling_failures(self, ledger: CapacityLedger) -> dict[str, str]:
         """Failed launch activities of groups with a pending raise (one call per such group).
@@ -114,6 +145,7 @@ class AwsObserver:
         members: list[ObservedGroup],
         group_types: Mapping[str, str],
         infos: Mapping[str, InstanceTypeInfo],
+        rules: Mapping[str, PoolRules],
         ledger: CapacityLedger,
         now: datetime,
     ) -> Pool:
@@ -123,9 +155,7 @@ class AwsObserver:
                 f"pool {name}: groups launch different instance types {types}; "
                 "a pool's agents must be identical"
             )
-        base = self._settings.rules_for(name)
-        rules = {g.name: rules_with_overrides(base, g.tags, f"group {g.name}") for g in members}
-        distinct = {r.model_dump_json() for r in rules.values()}
+        distinct = {rules[g.name].model_dump_json() for g in members}
         if len(distinct) > 1:
             raise BadAwsReplyError(f"pool {name}: its groups' controlplane:* rule tags disagree")
         attributes = _attributes(name, members)
@@ -143,6 +173,8 @@ class AwsObserver:
                 scale_up_cooldown_s=rule.scale_up_cooldown_s,
                 scale_down_cooldown_s=rule.scale_down_cooldown_s,
                 fitness=rule.fitness,
+                max_drains_per_pass=rule.max_drains_per_pass,
+                max_drain_share=rule.max_drain_share,
                 attributes=attributes,
                 groups=[
                     Group(

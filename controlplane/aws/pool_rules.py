@@ -38,6 +38,11 @@ class PoolRules(BaseModel):
     mem_reserve_mib: float = Field(default=1024.0, ge=0, allow_inf_nan=False)
     #: Disk the agent offers (MiB); root volumes are not in instance type data.
     disk_mib: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    #: Drains one pass may start in the pool: a count, and optionally a share of its
+    #: instances (at least one); None lifts a cap. A bad picture or a bug cannot empty a
+    #: pool in one pass.
+    max_drains_per_pass: int | None = Field(default=20, ge=0, le=1_000_000)
+    max_drain_share: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
 
 
 #: Rule name -> tag that overrides it on a group.
@@ -53,6 +58,8 @@ RULE_TAGS: dict[str, str] = {
         "hourly_price",
         "mem_reserve_mib",
         "disk_mib",
+        "max_drains_per_pass",
+        "max_drain_share",
     )
 }
 
@@ -107,7 +114,9 @@ def rules_with_overrides(base: PoolRules, tags: Mapping[str, str], where: str) -
 def _parse_rule(rule: str, tag: str, text: str, where: str) -> object:
     if rule == "fitness":
         return text
-    if rule in {"hourly_price", "disk_mib"} and text.lower() in {"", "none"}:
+    if rule in {"hourly_price", "disk_mib", "max_drains_per_pass", "max_drain_share"} and (
+        text.lower() in {"", "none"}
+    ):
         return None
     try:
         value = float(text)
@@ -115,7 +124,7 @@ def _parse_rule(rule: str, tag: str, text: str, where: str) -> object:
         raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not a number") from None
     if not math.isfinite(value):
         raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not a finite number")
-    if rule in {"min_idle", "max_idle"}:
+    if rule in {"min_idle", "max_idle", "max_drains_per_pass"}:
         if not value.is_integer():
             raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not a whole number")
         return int(value)

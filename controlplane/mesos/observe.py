@@ -20,6 +20,18 @@ from controlplane.model import Agent, AgentState
 
 #: Attributes that become Agent fields rather than free-form attributes.
 FIELD_ATTRIBUTES = ("pool", "zone", "asg", "instance_id")
+#: An agent attribute or a task label with this name and a true value (`true`, `yes`, `1`)
+#: marks the agent do-not-disrupt: no drain, cordon or relocation touches it.
+DO_NOT_DISRUPT = "do_not_disrupt"
+_TRUE = frozenset({"true", "yes", "1", "on"})
+
+
+def marked(view: AgentView) -> bool:
+    """The agent or one of its live tasks carries the do-not-disrupt marker."""
+    if str(view.attributes.get(DO_NOT_DISRUPT, "")).strip().lower() in _TRUE:
+        return True
+    return any(t.labels.get(DO_NOT_DISRUPT, "").strip().lower() in _TRUE for t in view.tasks)
+
 
 #: Agent id -> when it was first seen without tasks.
 IdleMemory = Mapping[str, datetime]
@@ -66,7 +78,11 @@ def observe_agents(
         if not view.tasks:
             idle_since = memory.get(view.id, now)
             kept[view.id] = idle_since
-        attrs = {k: v for k, v in view.attributes.items() if k not in FIELD_ATTRIBUTES}
+        attrs = {
+            k: v
+            for k, v in view.attributes.items()
+            if k not in FIELD_ATTRIBUTES and k != DO_NOT_DISRUPT
+        }
         asg = view.attributes.get("asg")
         instance = view.attributes.get("instance_id")
         try:
@@ -85,6 +101,7 @@ def observe_agents(
                     state=agent_state(view),
                     idle_since=idle_since,
                     attributes=attrs,
+                    do_not_disrupt=marked(view),
                 )
             )
         except ValidationError as exc:

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from controlplane.model import Agent, Hold, ScaleDown, Snapshot
+from controlplane.model import Agent, Hold, Pool, ScaleDown, Snapshot
 from controlplane.numbers import num
 from controlplane.planning.floor import floor_text, pool_size
 from controlplane.planning.growth import PoolGrowth, timestamp
@@ -91,6 +91,23 @@ def _top_up(g: PoolGrowth, idle: int, out: IdleOutcome) -> None:
         )
 
 
+def _drain_cap(pool: Pool, size: int) -> int:
+    """Drains the pool may start in one plan (a bug or a bad picture cannot empty it)."""
+    cap = pool.max_drains_per_pass if pool.max_drains_per_pass is not None else size
+    if pool.max_drain_share is not None:
+        cap = min(cap, max(1, int(pool.max_drain_share * size)))
+    return cap
+
+
+def _cap_text(pool: Pool, size: int, cap: int) -> str:
+    parts = []
+    if pool.max_drains_per_pass is not None:
+        parts.append(f"max_drains_per_pass {pool.max_drains_per_pass}")
+    if pool.max_drain_share is not None:
+        parts.append(f"max_drain_share {num(pool.max_drain_share)} of {size} instances")
+    return f"at most {cap} drains per pass ({', '.join(parts)})"
+
+
 def _idle_for(snapshot: Snapshot, agent: Agent) -> float | None:
     if agent.idle_since is None:
         return None
@@ -111,10 +128,12 @@ def _drain_excess(
         out.holds.append(Hold(pool=pool.name, reason=f"{head}; {cooldown}"))
         return
     by_zone: dict[str, list[Agent]] = {}
-    young = unknown = unmanaged = 0
+    young = unknown = unmanaged = marked = 0
     for agent in idle_agents:
         idle_s = _idle_for(snapshot, agent)
-        if agent.asg is None:
+        if agent.do_not_disrupt:
+            marked += 1
+        elif agent.asg is None:
             unmanaged += 1
         elif idle_s is None:
             unknown += 1
@@ -126,7 +145,8 @@ def _drain_excess(
         agents.sort(key=lambda a: (a.idle_since or snapshot.now, a.id))
     removed = 0
     floor = pool.floor.instances if pool.floor is not None else 0
-    while removed < excess and pool_size(g) > floor:
+    cap = _drain_cap(pool, pool_size(g))
+    while removed < min(excess, cap) and pool_size(g) > floor:
         zones = [
             z
             for z, agents in by_zone.items()
@@ -169,6 +189,10 @@ def _drain_excess(
             why.append(f"{launching} launching, drainable once registered")
         if unmanaged:
             why.append(f"{unmanaged} in no group")
+        if marked:
+            why.append(f"{marked} marked do-not-disrupt")
+        if removed == cap:
+            why.append(_cap_text(pool, pool_size(g) + removed, cap))
         if pool.floor is not None and pool_size(g) <= floor:
             why.append(f"{floor_text(g)} keeps the pool at {pool_size(g)}")
         left = sorted(z for z, a in by_zone.items() if a)

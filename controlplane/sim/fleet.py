@@ -132,6 +132,9 @@ class FleetBridge:
         )
         self._profiles = AgentProfiles(self._caller, ec2, rules_of)
         self._tracked: dict[str, _Tracked] = {}
+        #: Zones whose instances boot but never register (a broken image, a blocked
+        #: network): the faults a registration deadline exists for.
+        self.dead_zones: set[str] = set()
         self._lock = threading.Lock()
         self.violations: list[Violation] = []
         self.error_count = 0
@@ -204,6 +207,7 @@ class FleetBridge:
             and step.at - t.first_seen >= self.boot_delay_s
             and t.instance_id in present
             and not present[t.instance_id][1].leaving
+            and present[t.instance_id][0].zone not in self.dead_zones
         ]
         if ready:
             self._register(ready, groups, step)

@@ -116,10 +116,12 @@ def _no_writes(world: World) -> bool:
     return all(op.startswith("Describe") for op in world.metrics.counts())
 
 
-def test_group_spanning_two_zones_in_moto_is_refused(world: World) -> None:
+def test_group_spanning_two_zones_in_moto_is_skipped_and_reported(world: World) -> None:
     world.group("wide", "batch", ZONES[:2], desired=0)
-    with pytest.raises(BadAwsReplyError, match="group wide: spans zones"):
-        world.observe()
+    world.group("fine", "other", (ZONES[0],))
+    seen = world.observe()
+    assert "group wide: spans zones" in seen.skipped["wide"]
+    assert set(seen.groups) == {"fine"}  # the rest of the cluster is still observed
     assert _no_writes(world)
 
 
@@ -130,15 +132,25 @@ def test_unknown_instance_type_is_refused(world: World) -> None:
     assert _no_writes(world)
 
 
-def test_two_groups_of_a_pool_in_one_zone_are_refused(world: World) -> None:
+def test_two_groups_of_a_pool_in_one_zone_skip_the_pool(world: World) -> None:
     world.group("batch-1", "batch", (ZONES[0],))
     world.group("batch-2", "batch", (ZONES[0],))
-    with pytest.raises(BadAwsReplyError, match=r"pool batch: .*more than one group in zone"):
-        world.observe()
+    seen = world.observe()
+    assert "more than one group in zone" in seen.skipped["batch-1"]
+    assert set(seen.skipped) == {"batch-1", "batch-2"} and not seen.pools
 
 
-def test_groups_of_a_pool_disagreeing_on_rules_are_refused(world: World) -> None:
+def test_groups_of_a_pool_disagreeing_on_rules_skip_the_pool(world: World) -> None:
     world.group("batch-a", "batch", (ZONES[0],), tags={"controlplane:max_idle": "2"})
     world.group("batch-b", "batch", (ZONES[1],), tags={"controlplane:max_idle": "5"})
-    with pytest.raises(BadAwsReplyError, match="pool batch: its groups' controlplane:\\* rule"):
-        world.observe()
+    seen = world.observe()
+    assert "pool batch: its groups' controlplane:* rule" in seen.skipped["batch-a"]
+    assert not seen.pools
+
+
+def test_a_malformed_rule_tag_skips_only_its_group(world: World) -> None:
+    world.group("batch-a", "batch", (ZONES[0],), tags={"controlplane:min_idle": "lots"})
+    world.group("batch-b", "batch", (ZONES[1],))
+    seen = world.observe()
+    assert "tag controlplane:min_idle='lots' is not a number" in seen.skipped["batch-a"]
+    assert [g.asg for p in seen.pools for g in p.groups] == ["batch-b"]
