@@ -21,17 +21,18 @@ import boto3
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 
-from controlplane.config import Settings
+from controlplane.config import ConfigError, Settings
 from controlplane.demand import DemandSource
-from controlplane.demand.http_source import HttpDemandSource
 from controlplane.demand.queue import TaskQueue
-from controlplane.demand.server import DemandServer
+from controlplane.demand.server import DemandServer, SubmissionRules
+from controlplane.ops.access import serving, token_source
 from controlplane.ops.health import Health
 from controlplane.ops.http import OpsServer
 from controlplane.ops.metrics import ControlMetrics
 from controlplane.reconcile import PassResult
 from controlplane.state import DynamoFrameworkIdStore, Lease, default_holder
-from controlplane.wiring import build, utc_now
+from controlplane.state.task_journal import TaskJournal
+from controlplane.wiring import build, http_demand, utc_now
 
 if TYPE_CHECKING:
     from controlplane.mesos.framework import MesosFramework
@@ -51,6 +52,9 @@ class Daemon:
         session: boto3.Session | None = None,
         framework: bool = True,
     ) -> None:
+        problems = settings.daemon_problems()
+        if problems:
+            raise ConfigError("configuration", problems)
         self.settings = settings
         self.clock = clock
         self.holder = holder or default_holder()
@@ -58,12 +62,15 @@ class Daemon:
         self.metrics = ControlMetrics(self.registry)
         self.queue: TaskQueue | None = None
         demand: DemandSource
+        self._journal: TaskJournal | None = None
         if settings.demand.source == "framework":
-            self.queue = TaskQueue()
+            self.queue = TaskQueue(
+                max_queued=settings.demand.max_queued,
+                max_relaunches=settings.demand.max_relaunches,
+            )
             demand = self.queue
         else:
-            assert settings.demand.url is not None
-            demand = HttpDemandSource(settings.demand.url)
+            demand = http_demand(settings)
         self.parts = build(
             settings,
             demand=demand,
@@ -72,7 +79,21 @@ class Daemon:
             clock=clock,
             session=session,
         )
+        if self.queue is not None:
+            self._journal = TaskJournal(self.parts.store, self.lease, clock)
+            self.queue.attach_journal(self._journal)
+        #: Pools the last pass observed (what a submission may name); None before the first.
+        self.pools: frozenset[str] | None = None
         self.run_framework = framework and self.queue is not None
+        if self.run_framework and settings.mesos.https:
+            raise ConfigError(
+                "configuration",
+                [
+                    "mesos.masters: the framework driver (pymesos) speaks plain HTTP only; "
+                    "with https:// masters use demand.source = 'http' (this daemon then "
+                    "sizes the fleet for another framework)"
+                ],
+            )
         if self.run_framework:
             # pymesos (an optional extra) sets a SIGINT handler when imported, which Python
             # allows only on the main thread: import it here, not in a scheduler job.
@@ -90,18 +111,34 @@ class Daemon:
         self._last_pass_at: float | None = None
         self._last_lease_ok: float | None = None
         self._lease_error: str | None = None
-        ops = settings.ops
-        self.ops = OpsServer(self.registry, self.health, host=ops.host, port=ops.port)
-        self.demand_server = (
-            DemandServer(
-                self.queue,
-                host=settings.demand.listen_host,
-                port=settings.demand.listen_port,
-                accepting=self.is_leader,
-            )
-            if self.queue is not None
-            else None
+        ops, wanted = settings.ops, settings.demand
+        tls, limits = serving(ops.access, max_body_bytes=1024)
+        self.ops = OpsServer(
+            self.registry,
+            self.health,
+            host=ops.host,
+            port=ops.port,
+            tokens=token_source(ops.access, settings, session) if ops.access.has_tokens else None,
+            tls=tls,
+            limits=limits,
         )
+        self.demand_server: DemandServer | None = None
+        if self.queue is not None:
+            tls, limits = serving(wanted.access, max_body_bytes=wanted.max_body_bytes)
+            self.demand_server = DemandServer(
+                self.queue,
+                tokens=token_source(wanted.access, settings, session),
+                rules=SubmissionRules(
+                    pools=lambda: self.pools,
+                    commands=wanted.commands,
+                    default_command=wanted.default_command,
+                ),
+                host=wanted.listen_host,
+                port=wanted.listen_port,
+                tls=tls,
+                limits=limits,
+                not_accepting=self.not_accepting,
+            )
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -138,6 +175,8 @@ class Daemon:
         self._stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        if self.queue is not None and self.is_leader():
+            self.queue.flush()
         self._stop_framework()
         with self._lock:
             lease, self._lease = self._lease, None
@@ -164,6 +203,17 @@ class Daemon:
     def is_leader(self) -> bool:
         return self.lease() is not None
 
+    def not_accepting(self) -> str | None:
+        """Why task submissions must wait, or None (see `DemandServer`)."""
+        if not self.is_leader():
+            return "not the leader: submit to the leading control plane"
+        if self.queue is None:
+            return "this control plane runs no task queue"
+        why = self.queue.not_ready()
+        if why is None and self.pools is None:
+            why = "no pass has observed the cluster's pools yet"
+        return why
+
     def tick_lease(self) -> None:
         """Acquire or renew; start or stop the framework when leadership changes."""
         if self._stopping.is_set():
@@ -185,9 +235,23 @@ class Daemon:
         if lease is None and was:
             log.warning("no longer leader")
         if lease is not None:
+            self._load_queue()
             self._start_framework()
+            framework = self.framework
+            if framework is not None:
+                framework.scheduler.reconcile_outstanding()
         else:
             self._stop_framework()
+
+    def _load_queue(self) -> None:
+        """What the last leader accepted (reconciled when the framework subscribes)."""
+        if self.queue is None or self.queue.loaded:
+            return
+        try:
+            self.queue.load()
+            log.info("task queue loaded: %s", self.queue.counts())
+        except Exception as error:
+            log.error("task queue not loaded (tried again at the next lease tick): %s", error)
 
     # ---- passes -------------------------------------------------------------------------
 
@@ -196,7 +260,11 @@ class Daemon:
         if lease is None or self._stopping.is_set():
             self.metrics.pass_skipped("not_leader" if lease is None else "stopping")
             return None
+        if self.queue is not None:
+            self.queue.flush()
         result = self.parts.reconciler.run_pass(lease, abandon=self._stopping)
+        if result.snapshot is not None:
+            self.pools = frozenset(p.name for p in result.snapshot.pools)
         self.last_pass = result
         self._last_pass_at = time.monotonic()
         return result
@@ -208,13 +276,11 @@ class Daemon:
         leader = self.is_leader()
         last = self.last_pass
         detail: dict[str, object] = {
-            "holder": self.holder,
             "leader": leader,
             "last_pass": None if last is None else last.outcome,
             "last_pass_age_s": None
             if self._last_pass_at is None
             else round(now - self._last_pass_at, 3),
-            "lease_error": self._lease_error,
         }
         young = now - self._started_at < grace
         lease_ok = self._last_lease_ok is not None and now - self._last_lease_ok < grace
@@ -223,7 +289,10 @@ class Daemon:
             ok = (fresh and last is not None and last.outcome == "ok") or (young and last is None)
         else:
             ok = lease_ok or young
-        return Health(ok=ok, detail=detail)
+        private = {"holder": self.holder, "lease_error": self._lease_error}
+        if not ok:
+            log.warning("unhealthy: %s", {**detail, **private})
+        return Health(ok=ok, public=detail, private=private)
 
     # ---- framework ----------------------------------------------------------------------
 
@@ -236,6 +305,8 @@ class Daemon:
         except Exception as error:
             log.error("framework not started, no master reachable: %s", error)
             return
+        if not self.queue.loaded:
+            return  # _load_queue logged why
         mesos = self.settings.mesos
         framework = self._framework_cls(
             self.parts.operator.master,
@@ -246,7 +317,9 @@ class Daemon:
             failover_timeout_s=mesos.failover_timeout_s,
             refuse_seconds=mesos.refuse_seconds,
             clock=self.clock,
-            credentials=mesos.credentials(),
+            credentials=self.parts.credentials,
+            commands=self.settings.demand.commands,
+            default_command=self.settings.demand.default_command,
         )
         framework.start()
         self.framework = framework
@@ -257,3 +330,5 @@ class Daemon:
         if framework is not None:
             framework.stop()  # with failover: its tasks keep running
             log.info("framework stopped with failover; its tasks keep running")
+        if self.queue is not None:
+            self.queue.forget()  # the journal holds it for whoever leads next

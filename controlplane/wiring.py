@@ -17,11 +17,13 @@ from prometheus_client import CollectorRegistry
 from controlplane.aws.calls import AwsCaller, AwsMetrics
 from controlplane.aws.clients import make_clients
 from controlplane.aws.observation import AwsObserver
+from controlplane.aws.secrets import SecretReader
 from controlplane.config import Settings
 from controlplane.demand import DemandSource
 from controlplane.demand.http_source import HttpDemandSource
 from controlplane.demand.queue import TaskQueue
 from controlplane.mesos.operator_client import OperatorClient
+from controlplane.ops.tokens import FileTokens, SecretTokens, TokenSource
 from controlplane.reconcile import PassMetrics, PassOptions, Reconciler
 from controlplane.records import PassRecorder
 from controlplane.state import StateStore
@@ -42,6 +44,8 @@ class Parts:
     store: StateStore
     operator: OperatorClient
     reconciler: Reconciler
+    #: (principal, secret) for Mesos, read once at start.
+    credentials: tuple[str, str] | None = None
 
 
 def default_demand(settings: Settings) -> DemandSource:
@@ -49,9 +53,25 @@ def default_demand(settings: Settings) -> DemandSource:
     process's own queue, which is empty (the daemon's queue lives in the daemon, which
     holds the lease while it runs)."""
     if settings.demand.source == "http":
-        assert settings.demand.url is not None  # checked by DemandConfig
-        return HttpDemandSource(settings.demand.url)
+        return http_demand(settings)
     return TaskQueue()
+
+
+def http_demand(settings: Settings) -> HttpDemandSource:
+    """The `http` demand source, with its bearer token when one is configured."""
+    demand = settings.demand
+    assert demand.url is not None  # checked by DemandConfig
+    source: TokenSource | None = None
+    if demand.url_token_file is not None:
+        source = FileTokens(demand.url_token_file)
+    elif demand.url_token_secret is not None:
+        aws = settings.aws
+        reader = SecretReader(
+            AwsCaller(), demand.url_token_secret, region=aws.region, endpoint_url=aws.endpoint_url
+        )
+        source = SecretTokens(reader, f"secret {demand.url_token_secret}")
+    token = None if source is None else source.tokens()[0].decode("ascii")
+    return HttpDemandSource(demand.url, token=token)
 
 
 def build(
@@ -80,12 +100,14 @@ def build(
     adapter = settings.adapter()
     observer = AwsObserver(caller, autoscaling, ec2, adapter, rng or random.Random())
     mesos = settings.mesos
+    credentials = mesos_credentials(settings, caller, session)
     operator = OperatorClient(
         mesos.masters,
         timeout_s=mesos.timeout_s,
         attempts=mesos.attempts,
         registry=registry,
-        credentials=mesos.credentials(),
+        credentials=credentials,
+        ca_bundle=mesos.ca_bundle,
     )
     recorder = (
         PassRecorder(settings.record.dir, settings.record.keep)
@@ -97,6 +119,9 @@ def build(
         lease_margin_s=settings.loop.lease_margin_s,
         drain_settle_s=settings.loop.drain_settle_s,
         forget_terminated_after_s=settings.loop.forget_terminated_after_s,
+        registration_deadline_s=settings.loop.registration_deadline_s,
+        max_unregistered_share=settings.loop.max_unregistered_share,
+        ok_unregistered=settings.loop.ok_unregistered,
     )
     reconciler = Reconciler(
         caller=caller,
@@ -111,4 +136,18 @@ def build(
         recorder=recorder,
         metrics=metrics,
     )
-    return Parts(settings, registry, caller, store, operator, reconciler)
+    return Parts(settings, registry, caller, store, operator, reconciler, credentials)
+
+
+def mesos_credentials(
+    settings: Settings, caller: AwsCaller, session: boto3.Session | None = None
+) -> tuple[str, str] | None:
+    """(principal, secret) for the masters: inline, or read once from `secret_arn`."""
+    mesos = settings.mesos
+    if mesos.principal is None or mesos.secret_arn is None:
+        return mesos.credentials()
+    aws = settings.aws
+    reader = SecretReader(
+        caller, mesos.secret_arn, region=aws.region, endpoint_url=aws.endpoint_url, session=session
+    )
+    return mesos.principal, reader().strip()

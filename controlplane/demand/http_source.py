@@ -25,13 +25,17 @@ MAX_BYTES = 32 * 1024 * 1024
 class HttpDemandSource:
     """Pending tasks from a JSON endpoint."""
 
-    def __init__(self, url: str, *, timeout_s: float = 10.0) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 10.0, token: str | None = None) -> None:
+        """`token`: sent as `Authorization: Bearer` (another control plane's task API
+        requires one)."""
         self.url = url
         self.timeout_s = timeout_s
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def pending(self) -> list[Task]:
+        request = urllib.request.Request(self.url, headers=self._headers)
         try:
-            with urllib.request.urlopen(self.url, timeout=self.timeout_s) as resp:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
                 raw = resp.read(MAX_BYTES + 1)
         except (urllib.error.URLError, OSError) as exc:
             raise DemandError(f"{self.url}: cannot read pending tasks: {exc}") from exc

@@ -2,45 +2,150 @@
 
 Thread-safe: HTTP submissions, the pymesos callback thread and a reconcile pass all touch
 it. Listeners hear about new work so the framework can revive offers at once.
+
+Durable when given a `QueueJournal`: a batch is written (under the lease) before
+`submit` returns, and a launch before its ACCEPT goes out, so a new leader that loads the
+journal knows every task it owes and which of them may already run. A task's end is
+written lazily (`flush`, or with the next write): a lost deletion costs one reconciliation
+answer, never a task. Tasks that Mesos loses (LOST, GONE, DROPPED, UNKNOWN) are queued
+again, at most `max_relaunches` times, with the reasons kept.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from controlplane.demand.errors import DemandError
 from controlplane.demand.submission import Submission
 from controlplane.model import Task
 
+log = logging.getLogger(__name__)
+
 #: Where a queued task stands. Ended tasks are kept (bounded) so a status can be read back.
 QUEUED, LAUNCHED, RUNNING = "queued", "launched", "running"
 LIVE = frozenset({LAUNCHED, RUNNING})
+#: Mesos states after which the task is not running and may be run again elsewhere.
+RELAUNCH_STATES = frozenset(
+    {"TASK_LOST", "TASK_GONE", "TASK_DROPPED", "TASK_UNKNOWN", "TASK_GONE_BY_OPERATOR"}
+)
+_STARTED = frozenset({"TASK_RUNNING", "TASK_STARTING", "TASK_STAGING", "TASK_KILLING"})
+#: Reasons kept per task (the newest).
+KEEP_REASONS = 5
 
 
-@dataclass
+class QueueFullError(DemandError):
+    """The queue holds `max_queued` tasks; the client should retry later (HTTP 429)."""
+
+
+class JournalError(DemandError):
+    """The durable store refused or could not take a write; nothing was accepted (HTTP 503)."""
+
+
+@dataclass(frozen=True)
 class Entry:
     submission: Submission
     state: str = QUEUED
     agent_id: str | None = None
     mesos_state: str | None = None
     message: str | None = None
+    #: Launches that Mesos lost, so far.
+    relaunches: int = 0
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+
+class QueueJournal(Protocol):
+    """Where entries are kept durably (`controlplane.state.TaskJournal` on DynamoDB)."""
+
+    def write(self, puts: Sequence[Entry], deletes: Sequence[str]) -> None:
+        """Store `puts` (each in one piece, all of one call at once) and drop `deletes`;
+        JournalError if not stored."""
+        ...
+
+    def load(self) -> list[Entry]: ...
 
 
 class TaskQueue:
     """Submit tasks; the framework takes them, launches them and reports how they end."""
 
-    def __init__(self, keep_ended: int = 10_000) -> None:
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        *,
+        journal: QueueJournal | None = None,
+        max_queued: int = 10_000,
+        max_relaunches: int = 3,
+        keep_ended: int = 10_000,
+    ) -> None:
+        self._lock = threading.RLock()
         self._entries: dict[str, Entry] = {}
         self._listeners: list[Callable[[], None]] = []
+        self._journal = journal
+        self.max_queued = max_queued
+        self.max_relaunches = max_relaunches
         self._keep_ended = keep_ended
+        #: Ended tasks whose journal entry is still to be deleted.
+        self._unwritten_ends: set[str] = set()
+        #: Live tasks loaded from the journal that Mesos has not told us about yet.
+        self._unreconciled: set[str] = set()
+        self._loaded = journal is None
 
     def on_new_work(self, listener: Callable[[], None]) -> None:
         """Call `listener` (outside the lock) whenever tasks become pending."""
         with self._lock:
             self._listeners.append(listener)
+
+    # ---- leadership ---------------------------------------------------------------------
+
+    def attach_journal(self, journal: QueueJournal) -> None:
+        """Make the queue durable; it then holds nothing until `load`."""
+        with self._lock:
+            assert not self._entries, "attach the journal before any submission"
+            self._journal = journal
+            self._loaded = False
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def load(self) -> None:
+        """Replace what is held with the journal (a new leader); JournalError if unreadable."""
+        assert self._journal is not None, "an in-memory queue has nothing to load"
+        entries = self._journal.load()
+        with self._lock:
+            self._entries = {e.submission.id: e for e in entries}
+            self._unwritten_ends.clear()
+            self._unreconciled = {e.submission.id for e in entries if e.state in LIVE}
+            self._loaded = True
+        self._notify()
+
+    def forget(self) -> None:
+        """Drop what is held (leadership lost): the journal keeps it for the next leader."""
+        if self._journal is None:
+            return
+        with self._lock:
+            self._entries.clear()
+            self._unwritten_ends.clear()
+            self._unreconciled.clear()
+            self._loaded = False
+
+    def not_ready(self) -> str | None:
+        """Why submissions must wait (503), or None when they may be taken."""
+        with self._lock:
+            if not self._loaded:
+                return "the queue is not loaded yet"
+            if self._unreconciled:
+                return f"reconciling {len(self._unreconciled)} tasks with Mesos"
+            return None
+
+    def unreconciled(self) -> dict[str, str | None]:
+        """Task id -> agent id of loaded live tasks Mesos has not answered for yet."""
+        with self._lock:
+            return {t: self._entries[t].agent_id for t in sorted(self._unreconciled)}
+
+    # ---- submission ---------------------------------------------------------------------
 
     def submit(self, batch: Sequence[Submission]) -> list[str]:
         """Queue every task of `batch` or none: an id already queued or live is an error."""
@@ -52,8 +157,17 @@ class TaskQueue:
             ids = [sub.id for sub in batch]
             if len(set(ids)) != len(ids):
                 raise DemandError("duplicate task ids in one submission")
-            for sub in batch:
-                self._entries[sub.id] = Entry(sub)
+            queued = sum(1 for e in self._entries.values() if e.state == QUEUED)
+            if queued + len(batch) > self.max_queued:
+                raise QueueFullError(
+                    f"{queued} tasks queued; {len(batch)} more would pass the cap of "
+                    f"{self.max_queued}"
+                )
+            fresh = [Entry(sub) for sub in batch]
+            self._write(fresh)
+            for entry in fresh:
+                self._unwritten_ends.discard(entry.submission.id)
+                self._entries[entry.submission.id] = entry
         self._notify()
         return ids
 
@@ -66,31 +180,72 @@ class TaskQueue:
         with self._lock:
             return self._entries[task_id].submission
 
-    def launched(self, task_id: str, agent_id: str) -> None:
-        with self._lock:
-            entry = self._entries[task_id]
-            entry.state, entry.agent_id = LAUNCHED, agent_id
+    # ---- the framework's side -----------------------------------------------------------
 
-    def update(self, task_id: str, mesos_state: str, message: str | None = None) -> bool:
+    def launching(self, placements: Mapping[str, str]) -> None:
+        """Record task id -> agent id before the launch goes to Mesos (durably first)."""
+        with self._lock:
+            updated = [
+                replace(self._entries[t], state=LAUNCHED, agent_id=a)
+                for t, a in sorted(placements.items())
+            ]
+            self._write(updated)
+            for entry in updated:
+                self._entries[entry.submission.id] = entry
+
+    def update(
+        self, task_id: str, mesos_state: str, message: str | None = None, reason: str | None = None
+    ) -> bool:
         """Record a Mesos status. Returns False for a task this queue does not know."""
+        requeued = False
         with self._lock:
             entry = self._entries.get(task_id)
             if entry is None:
                 return False
-            entry.mesos_state, entry.message = mesos_state, message
-            if mesos_state in {"TASK_RUNNING", "TASK_STARTING", "TASK_STAGING"}:
-                entry.state = RUNNING
+            self._unreconciled.discard(task_id)
+            entry = replace(entry, mesos_state=mesos_state, message=message)
+            if mesos_state in _STARTED:
+                entry = replace(entry, state=RUNNING)
+            elif mesos_state in RELAUNCH_STATES and entry.relaunches < self.max_relaunches:
+                why = f"{mesos_state}{f' ({reason})' if reason else ''}: {message or ''}".strip()
+                entry = replace(
+                    entry,
+                    state=QUEUED,
+                    agent_id=None,
+                    relaunches=entry.relaunches + 1,
+                    reasons=(*entry.reasons, why)[-KEEP_REASONS:],
+                )
+                requeued = True
+                self._write_quietly([entry])
             else:
-                entry.state = mesos_state.removeprefix("TASK_").lower()
+                state = mesos_state.removeprefix("TASK_").lower()
+                if mesos_state in RELAUNCH_STATES:
+                    state = f"{state} after {entry.relaunches} relaunches"
+                entry = replace(entry, state=state)
+                self._unwritten_ends.add(task_id)
+            self._entries[task_id] = entry
+            if not requeued and entry.state not in LIVE:
                 self._trim()
-            return True
+        if requeued:
+            self._notify()
+        return True
 
     def requeue(self, task_id: str) -> None:
-        """Put a task that never started (offer was stale) back in the queue."""
+        """Put a task that never started (its offer was stale) back in the queue."""
         with self._lock:
-            entry = self._entries[task_id]
-            entry.state, entry.agent_id = QUEUED, None
+            entry = replace(self._entries[task_id], state=QUEUED, agent_id=None)
+            self._unreconciled.discard(task_id)
+            self._entries[task_id] = entry
+            self._write_quietly([entry])
         self._notify()
+
+    def flush(self) -> None:
+        """Delete the journal entries of ended tasks (best effort; kept for the next try)."""
+        with self._lock:
+            if self._unwritten_ends:
+                self._write_quietly([])
+
+    # ---- reading ------------------------------------------------------------------------
 
     def live(self) -> dict[str, str]:
         """Launched or running task id -> agent id (what reconciliation asks about)."""
@@ -101,10 +256,13 @@ class TaskQueue:
                 if e.state in LIVE and e.agent_id is not None
             }
 
-    def state(self, task_id: str) -> str | None:
+    def entry(self, task_id: str) -> Entry | None:
         with self._lock:
-            entry = self._entries.get(task_id)
-            return None if entry is None else entry.state
+            return self._entries.get(task_id)
+
+    def state(self, task_id: str) -> str | None:
+        entry = self.entry(task_id)
+        return None if entry is None else entry.state
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -112,6 +270,23 @@ class TaskQueue:
             for entry in self._entries.values():
                 out[entry.state] = out.get(entry.state, 0) + 1
             return out
+
+    # ---- plumbing -----------------------------------------------------------------------
+
+    def _write(self, puts: Sequence[Entry]) -> None:
+        """Store `puts` with any ended tasks still to delete; JournalError if not stored."""
+        if self._journal is None:
+            return
+        ends = sorted(self._unwritten_ends - {e.submission.id for e in puts})
+        self._journal.write(puts, ends)
+        self._unwritten_ends.difference_update(ends)
+
+    def _write_quietly(self, puts: Sequence[Entry]) -> None:
+        """As `_write`, for writes that reconciliation repairs if lost (logged, not raised)."""
+        try:
+            self._write(puts)
+        except DemandError as error:
+            log.warning("queue journal: %s (repaired on failover)", error)
 
     def _trim(self) -> None:
         ended = [t for t, e in self._entries.items() if e.state not in {QUEUED, *LIVE}]

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.config import Settings
 from controlplane.daemon import Daemon
+from controlplane.demand.submission import MAX_BATCH
 from controlplane.demo.config import DemoConfig, Variant
 from controlplane.demo.workload import Arrival, Workload
 from controlplane.sim.clock import VirtualClock, utc
@@ -85,7 +89,9 @@ def world_spec(config: DemoConfig, rules: PoolRules) -> WorldSpec:
     )
 
 
-def daemon_settings(config: DemoConfig, world: SimWorld, rules: PoolRules) -> Settings:
+def daemon_settings(
+    config: DemoConfig, world: SimWorld, rules: PoolRules, tokens_file: Path
+) -> Settings:
     pool_rules = {
         p.name: rules.model_copy(update={"hourly_price": p.hourly_price}) for p in config.pools
     }
@@ -105,7 +111,14 @@ def daemon_settings(config: DemoConfig, world: SimWorld, rules: PoolRules) -> Se
                 "lease_ttl_s": max(60.0, 6 * config.step_s),
                 "lease_margin_s": 1,
             },
-            "demand": {"source": "framework", "listen_port": 0},
+            "demand": {
+                "source": "framework",
+                "listen_port": 0,
+                "access": {"tokens_file": str(tokens_file)},
+                # The emulator runs no command; it ends a task after its duration_s label.
+                "commands": {"noop": ["/bin/true"]},
+                "default_command": "noop",
+            },
             "ops": {"port": 0, "json_logs": False, "log_level": "WARNING"},
             "default_rules": rules.model_dump(),
             "pools": {k: v.model_dump() for k, v in pool_rules.items()},
@@ -148,6 +161,7 @@ class Replay:
         self.rules = config.rules_for(variant)
         self.progress = progress
         self.clock = VirtualClock(START)
+        self._token = ""
         self.record = Recording(variant.name if variant else "default")
         gpu_pools = [p.name for p in config.pools if p.gpu]
         self._pool_for = (config.pools[0].name, gpu_pools[0] if gpu_pools else None)
@@ -158,8 +172,15 @@ class Replay:
     def run(self) -> Recording:
         began = time.monotonic()
         spec = world_spec(self.config, self.rules)
-        with SimWorld(spec, clock=self.clock) as world:
-            settings = daemon_settings(self.config, world, self.rules)
+        with (
+            tempfile.TemporaryDirectory(prefix="cp-demo-") as tmp,
+            SimWorld(spec, clock=self.clock) as world,
+        ):
+            self._token = secrets.token_urlsafe(32)
+            tokens = Path(tmp) / "tokens"
+            tokens.write_text(self._token + "\n")
+            tokens.chmod(0o600)
+            settings = daemon_settings(self.config, world, self.rules, tokens)
             daemon = Daemon(
                 settings,
                 clock=lambda: utc(self.clock.now()),
@@ -169,6 +190,8 @@ class Replay:
             daemon.parts.store.create_table()
             assert daemon.demand_server is not None
             daemon.demand_server.start()
+            daemon.tick_lease()
+            daemon.run_pass()  # the pools a submission may name are known from here on
             try:
                 self._loop(world, daemon)
             finally:
@@ -219,15 +242,19 @@ class Replay:
             batch.append(submission(arrival, task_id, pool))
             self.record.submitted[task_id] = arrival.submit_s
         assert daemon.demand_server is not None
-        request = urllib.request.Request(
-            daemon.demand_server.url,
-            data=json.dumps({"tasks": batch}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            if answer.status != 201:
-                raise RuntimeError(f"demand server refused a batch: {answer.status}")
+        for start in range(0, len(batch), MAX_BATCH):
+            request = urllib.request.Request(
+                daemon.demand_server.url,
+                data=json.dumps({"tasks": batch[start : start + MAX_BATCH]}).encode(),
+                headers={
+                    "Content-Type": "application/json",
+                    "Authorization": f"Bearer {self._token}",
+                },
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                if answer.status != 201:
+                    raise RuntimeError(f"demand server refused a batch: {answer.status}")
 
     def _pass(self, daemon: Daemon, now: float) -> bool:
         """One daemon pass; whether it changed any group."""

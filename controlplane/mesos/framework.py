@@ -14,7 +14,7 @@ import functools
 import getpass
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -54,10 +54,16 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
         *,
         refuse_seconds: float = 30.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        commands: Mapping[str, Sequence[str]] | None = None,
+        default_command: str | None = None,
     ) -> None:
+        """`commands`: the allowed commands by name (None: every task runs `true`, for
+        tests and the emulator); a task names one, or runs `default_command`."""
         self.queue = queue
         self.store = store
         self.refuse_seconds = refuse_seconds
+        self.commands = commands
+        self.default_command = default_command
         self.clock = clock
         self.callback_errors = 0
         self.suppressed = False
@@ -86,11 +92,36 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
         live = self.queue.live()
         if live:
             # Explicit reconciliation: the master answers with each task's latest state.
-            driver.reconcileTasks([{"task_id": {"value": tid}} for tid in sorted(live)])
+            driver.reconcileTasks(
+                [
+                    {"task_id": {"value": t}, "agent_id": {"value": a}}
+                    for t, a in sorted(live.items())
+                ]
+            )
         # A (re)subscription starts unsuppressed; match the queue.
         self.suppressed = False
         self.sync_offers(driver)
         self.registered_event.set()
+
+    def reconcile_outstanding(self) -> int:
+        """Ask again about loaded tasks Mesos has not answered for (any thread; never
+        raises); how many were asked about."""
+        driver = self.driver
+        waiting = self.queue.unreconciled()
+        if driver is None or not waiting:
+            return 0
+        tasks: list[dict[str, Any]] = []
+        for task_id, agent_id in waiting.items():
+            task: dict[str, Any] = {"task_id": {"value": task_id}}
+            if agent_id:
+                task["agent_id"] = {"value": agent_id}
+            tasks.append(task)
+        try:
+            driver.reconcileTasks(tasks)
+        except Exception:
+            self.callback_errors += 1
+            log.exception("reconciliation request failed; asked again later")
+        return len(tasks)
 
     @_guarded
     def disconnected(self, driver: Any) -> None:
@@ -129,17 +160,41 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
             # next round retries), then let the guard log the failure.
             driver.declineOffer([o["id"] for o in offers], {"refuse_seconds": 1.0})
             raise
+        infos: dict[str, list[dict[str, Any]]] = {}
+        for agent_id, task_ids in by_agent.items():
+            for tid in task_ids:
+                argv = self._argv(tid)
+                if argv is None:
+                    continue
+                info = task_info(self.queue.submission(tid), agent_id, argv)
+                infos.setdefault(agent_id, []).append(info)
+        try:
+            # Durable before the ACCEPT: a leader that dies now leaves a record a successor
+            # reconciles, never a task that runs unknown to the queue.
+            self.queue.launching(
+                {i["task_id"]["value"]: a for a, batch in infos.items() for i in batch}
+            )
+        except Exception:
+            driver.declineOffer([o["id"] for o in offers], {"refuse_seconds": 1.0})
+            raise
         for agent_id, entry in sorted(offered.items()):
             ids = [{"value": oid} for oid in entry.offer_ids]
-            task_ids = by_agent.get(agent_id, [])
-            if not task_ids:
+            if agent_id in infos:
+                driver.launchTasks(ids, infos[agent_id], filters)
+            else:
                 driver.declineOffer(ids, filters)
-                continue
-            infos = [task_info(self.queue.submission(tid), agent_id) for tid in task_ids]
-            driver.launchTasks(ids, infos, filters)
-            for tid in task_ids:
-                self.queue.launched(tid, agent_id)
         self.sync_offers(driver)
+
+    def _argv(self, task_id: str) -> Sequence[str] | None:
+        """The allowed command a task runs; None (and the task ended) if it is no longer
+        allowed (it was checked at submission; the configuration changed since)."""
+        if self.commands is None:
+            return ("true",)
+        name = self.queue.submission(task_id).command or self.default_command
+        if name is not None and name in self.commands:
+            return self.commands[name]
+        self.queue.update(task_id, "TASK_ERROR", f"command {name!r} is no longer allowed")
+        return None
 
     def _placements(
         self, offered: dict[str, OfferedAgent], pending: list[Task]
@@ -209,7 +264,7 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
             if self.queue.state(task_id) is not None:
                 self.queue.requeue(task_id)
             return
-        if not self.queue.update(task_id, state, status.get("message")):
+        if not self.queue.update(task_id, state, status.get("message"), reason):
             log.warning("status %s for unknown task %s", state, task_id)
 
     @_guarded
@@ -235,13 +290,20 @@ class MesosFramework:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         scheduler: PlanningScheduler | None = None,
         credentials: tuple[str, str] | None = None,
+        commands: Mapping[str, Sequence[str]] | None = None,
+        default_command: str | None = None,
     ) -> None:
         self.master = master
         self.credentials = credentials
         self.queue = queue
         self.store = store
         self.scheduler = scheduler or PlanningScheduler(
-            queue, store, refuse_seconds=refuse_seconds, clock=clock
+            queue,
+            store,
+            refuse_seconds=refuse_seconds,
+            clock=clock,
+            commands=commands,
+            default_command=default_command,
         )
         self.framework_info: dict[str, Any] = {
             **({"principal": credentials[0]} if credentials is not None else {}),

@@ -98,8 +98,9 @@ def offers_snapshot(
     return Snapshot(version=1, now=now, pools=pools, agents=agents, pending=tasks)
 
 
-def task_info(sub: Submission, agent_id: str) -> dict[str, Any]:
-    """The TaskInfo that launches `sub` on `agent_id` with its own resources."""
+def task_info(sub: Submission, agent_id: str, argv: Sequence[str]) -> dict[str, Any]:
+    """The TaskInfo that launches `sub` on `agent_id` with its own resources, running the
+    allowed command `argv` without a shell (the submission chose it by name)."""
     labels = dict(sub.labels)
     if sub.job:
         labels.setdefault("job", sub.job)
@@ -112,7 +113,7 @@ def task_info(sub: Submission, agent_id: str) -> dict[str, Any]:
             for name, amount in sorted(sub.resources.items())
             if amount > 0
         ],
-        "command": {"value": sub.command, "shell": True},
+        "command": {"value": argv[0], "arguments": list(argv), "shell": False},
     }
     if labels:
         info["labels"] = {"labels": [{"key": k, "value": v} for k, v in sorted(labels.items())]}

@@ -12,8 +12,10 @@ import base64
 import http.client
 import json
 import logging
+import ssl
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,11 +78,23 @@ class OperatorClient:
         max_backoff_s: float = 2.0,
         registry: CollectorRegistry | None = None,
         credentials: tuple[str, str] | None = None,
+        ca_bundle: Path | None = None,
     ) -> None:
-        """`credentials` (principal, secret) go as HTTP basic auth, as Mesos expects."""
+        """`credentials` (principal, secret) go as HTTP basic auth, as Mesos expects.
+        `https://` masters are spoken to over TLS with the certificate verified (against
+        `ca_bundle`, or the system's roots); all masters must share one scheme."""
         seeds = [masters] if isinstance(masters, str) else list(masters)
         if not seeds:
             raise ValueError("give at least one master address")
+        schemes = {m.split("://", 1)[0].lower() if "://" in m else "http" for m in seeds}
+        if len(schemes) != 1 or not schemes <= {"http", "https"}:
+            raise ValueError(f"masters must all be http:// or all https://, got {sorted(schemes)}")
+        self.scheme = schemes.pop()
+        self._tls = (
+            ssl.create_default_context(cafile=None if ca_bundle is None else str(ca_bundle))
+            if self.scheme == "https"
+            else None
+        )
         self._seeds = [_hostport(m) for m in seeds]
         self._current = self._seeds[0]
         self._timeout_s = timeout_s
@@ -214,7 +228,13 @@ class OperatorClient:
 
     def _post(self, target: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
         host, _, port = target.rpartition(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=self._timeout_s)
+        conn: http.client.HTTPConnection
+        if self._tls is not None:
+            conn = http.client.HTTPSConnection(
+                host, int(port), timeout=self._timeout_s, context=self._tls
+            )
+        else:
+            conn = http.client.HTTPConnection(host, int(port), timeout=self._timeout_s)
         try:
             conn.request(
                 "POST",
@@ -226,6 +246,10 @@ class OperatorClient:
             payload = resp.read()
             headers = {k.lower(): v for k, v in resp.getheaders()}
             return resp.status, headers, payload
+        except ssl.SSLCertVerificationError as exc:  # another try gets the same certificate
+            raise MesosError(
+                f"{target}: TLS certificate not trusted: {exc.verify_message}"
+            ) from exc
         except (OSError, http.client.HTTPException) as exc:
             self._rotate(target)
             raise _RetryableError(f"{target}: {exc}") from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from controlplane.errors import InputError
+
 
 class StateError(Exception):
     """Base of every error the state store raises on purpose."""
@@ -13,3 +15,7 @@ class BadStateError(StateError):
 
 class LeaseLostError(StateError):
     """The lease is held by another holder or token, or has expired: stop acting."""
+
+
+class MissingTableError(StateError, InputError):
+    """The state table does not exist: a deployment step is missing, not a passing fault."""

@@ -9,6 +9,8 @@
 | `idle#<n>` | `data` (B): part n of `parts` (N) of zlib-compressed JSON {agent: epoch us} |
 | `framework` | `value` (S): the Mesos framework id |
 | `floor#<pool>` | `body`: ScheduledFloor JSON; `set_at` (N): epoch seconds (ordering) |
+
+In the partition `<cluster>#tasks`: `task#<task id>`, `body`: the queued or live task (JSON).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ HISTORY = "history#"
 INTENT = "intent#"
 IDLE = "idle#"
 FLOOR = "floor#"
+#: In the `<cluster>#tasks` partition: one queued or live task of the framework each.
+TASK = "task#"
 
 
 def key(cluster: str, item: str) -> Item:

@@ -10,19 +10,30 @@ caller's clock (hosts keep NTP); moto never expires items, so TTL is not used.
 from __future__ import annotations
 
 import logging
+import random
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.errors import AwsCallError
 from controlplane.state import items as it
-from controlplane.state.errors import LeaseLostError, StateError
+from controlplane.state.errors import LeaseLostError, MissingTableError, StateError
 from controlplane.state.records import ControlState, Lease, ScheduledFloor, StateChanges
 
 log = logging.getLogger(__name__)
 #: TransactWriteItems takes at most 100 members; one is the lease check.
 TRANSACTION_WRITES = 99
 _CONFLICTS = {"ConditionalCheckFailedException", "TransactionCanceledException"}
+#: A transaction cancelled for anything but the lease check (a conflict with our own lease
+#: renewal, throttling) is tried this many times in all.
+TRANSACTION_ATTEMPTS = 5
+#: The framework's task queue lives in its own partition, `<cluster>#tasks`, so that the
+#: pass's one Query of the cluster's state never reads it.
+TASKS_PARTITION = "#tasks"
 
 
 class StateStore:
@@ -31,19 +42,29 @@ class StateStore:
     #: Items per Query page (None: DynamoDB's 1 MB pages); tests lower it to page.
     query_limit: int | None = None
 
-    def __init__(self, caller: AwsCaller, dynamodb: BotoClient, table: str, cluster: str) -> None:
+    def __init__(
+        self,
+        caller: AwsCaller,
+        dynamodb: BotoClient,
+        table: str,
+        cluster: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.caller = caller
         self.dynamodb = dynamodb
         self.table = table
         self.cluster = cluster
+        self._sleep = sleep
 
     # ---- table --------------------------------------------------------------------------
 
-    def create_table(self) -> None:
-        """Create the table if missing and wait for it (tests, demo; Terraform in production)."""
+    def create_table(self) -> bool:
+        """Create the table if missing and wait for it (`controlplane init`, tests, the demo;
+        Terraform in production). Whether it was created."""
         try:
             self.caller.read(self.dynamodb, "DescribeTable", TableName=self.table)
-            return
+            return False
         except AwsCallError as error:
             if error.code != "ResourceNotFoundException":
                 raise
@@ -65,36 +86,40 @@ class StateStore:
         self.dynamodb.get_waiter("table_exists").wait(  # type: ignore[attr-defined]
             TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
         )
+        return True
 
     # ---- reads --------------------------------------------------------------------------
 
     def load(self) -> ControlState:
         """Every item of the cluster in one consistent, paginated Query."""
-        try:
-            return it.read_state(self._query())
-        except AwsCallError as error:
-            if error.code == "ResourceNotFoundException":
-                raise StateError(
-                    f"state table {self.table} does not exist (terraform/ creates it; "
-                    "`StateStore.create_table()` for local runs)"
-                ) from None
-            raise
+        return it.read_state(self._query())
+
+    def _missing(self, error: AwsCallError) -> StateError | AwsCallError:
+        if error.code == "ResourceNotFoundException":
+            return MissingTableError(
+                f"state table {self.table} does not exist: create it with "
+                "`controlplane init --config C` (Terraform creates it in production)"
+            )
+        return error
 
     def leader(self) -> Lease | None:
         """The stored lease (possibly expired), or None if there never was one."""
-        reply = self.caller.read(
-            self.dynamodb,
-            "GetItem",
-            TableName=self.table,
-            Key=it.key(self.cluster, it.LEASE),
-            ConsistentRead=True,
-        )
+        try:
+            reply = self.caller.read(
+                self.dynamodb,
+                "GetItem",
+                TableName=self.table,
+                Key=it.key(self.cluster, it.LEASE),
+                ConsistentRead=True,
+            )
+        except AwsCallError as error:
+            raise self._missing(error) from None
         item = reply.get("Item")
         return None if item is None else it.read_lease(item)
 
-    def _query(self, prefix: str | None = None) -> list[it.Item]:
+    def _query(self, prefix: str | None = None, partition: str | None = None) -> list[it.Item]:
         condition = "#c = :c" + (" AND begins_with(#i, :p)" if prefix else "")
-        values: dict[str, Any] = {":c": {"S": self.cluster}}
+        values: dict[str, Any] = {":c": {"S": partition or self.cluster}}
         names = {"#c": "cluster"}
         if prefix:
             values[":p"] = {"S": prefix}
@@ -105,16 +130,19 @@ class StateStore:
             extra: dict[str, Any] = {"ExclusiveStartKey": start} if start else {}
             if self.query_limit is not None:
                 extra["Limit"] = self.query_limit
-            reply = self.caller.read(
-                self.dynamodb,
-                "Query",
-                TableName=self.table,
-                KeyConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ConsistentRead=True,
-                **extra,
-            )
+            try:
+                reply = self.caller.read(
+                    self.dynamodb,
+                    "Query",
+                    TableName=self.table,
+                    KeyConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ConsistentRead=True,
+                    **extra,
+                )
+            except AwsCallError as error:
+                raise self._missing(error) from None
             out += reply.get("Items", [])
             start = reply.get("LastEvaluatedKey")
             if not start:
@@ -261,6 +289,27 @@ class StateStore:
             deletes += sorted(stored - keep)
         self._fenced(lease, now, puts, deletes)
 
+    # ---- the framework's task queue (controlplane/state/task_journal.py) -----------------
+
+    @property
+    def tasks_partition(self) -> str:
+        return f"{self.cluster}{TASKS_PARTITION}"
+
+    def load_tasks(self) -> list[it.Item]:
+        """Every stored task item (one consistent, paginated Query of the tasks partition)."""
+        return self._query(it.TASK, self.tasks_partition)
+
+    def write_tasks(
+        self, lease: Lease, now: datetime, puts: dict[str, str], deletes: list[str]
+    ) -> None:
+        """Task id -> body JSON puts (one transaction when at most 99) and deletions, fenced."""
+        part = self.tasks_partition
+        items = [
+            {**it.key(part, f"{it.TASK}{task_id}"), "body": {"S": body}}
+            for task_id, body in puts.items()
+        ]
+        self._fenced(lease, now, items, [f"{it.TASK}{t}" for t in deletes], partition=part)
+
     def save_framework_id(self, lease: Lease, now: datetime, framework_id: str) -> None:
         item = {**it.key(self.cluster, it.FRAMEWORK), "value": {"S": framework_id}}
         self._fenced(lease, now, [item], [])
@@ -268,11 +317,19 @@ class StateStore:
     def clear_framework_id(self, lease: Lease, now: datetime) -> None:
         self._fenced(lease, now, [], [it.FRAMEWORK])
 
-    def _fenced(self, lease: Lease, now: datetime, puts: list[it.Item], deletes: list[str]) -> None:
+    def _fenced(
+        self,
+        lease: Lease,
+        now: datetime,
+        puts: list[it.Item],
+        deletes: list[str],
+        *,
+        partition: str | None = None,
+    ) -> None:
         members: list[dict[str, Any]] = [
             {"Put": {"TableName": self.table, "Item": item}} for item in puts
         ] + [
-            {"Delete": {"TableName": self.table, "Key": it.key(self.cluster, name)}}
+            {"Delete": {"TableName": self.table, "Key": it.key(partition or self.cluster, name)}}
             for name in deletes
         ]
         check = {
@@ -289,18 +346,51 @@ class StateStore:
             }
         }
         for start in range(0, len(members), TRANSACTION_WRITES):
-            chunk = members[start : start + TRANSACTION_WRITES]
+            self._transact(lease, now, [check, *members[start : start + TRANSACTION_WRITES]])
+
+    def _transact(self, lease: Lease, now: datetime, items: list[dict[str, Any]]) -> None:
+        """One fenced transaction. Only a failed lease check means the lease is lost; a
+        cancellation for a conflict (our own renewal touching the lease item) or for
+        throttling is tried again, with jittered backoff."""
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
             try:
                 self.caller.write(
                     self.dynamodb,
                     "TransactWriteItems",
                     idempotent=True,  # puts and deletes of whole items: repeating is harmless
-                    TransactItems=[check, *chunk],
+                    TransactItems=items,
                 )
+                return
             except AwsCallError as error:
-                if error.code in _CONFLICTS:
+                if error.code not in _CONFLICTS:
+                    raise
+                if self._lease_check_failed(error, lease, now):
                     raise LeaseLostError(
                         f"lease of {lease.holder} (token {lease.token}) no longer holds: "
                         f"{error.api_message}"
                     ) from None
-                raise
+                if attempt == TRANSACTION_ATTEMPTS:
+                    raise
+                wait = random.uniform(0, min(2.0, 0.05 * 2**attempt))
+                log.warning("transaction cancelled (%s); retry %d in %.2fs", error, attempt, wait)
+                self._sleep(wait)
+
+    def _lease_check_failed(self, error: AwsCallError, lease: Lease, now: datetime) -> bool:
+        """Whether the cancellation was the lease check's (the first member) doing."""
+        cause = error.__cause__
+        reasons = (
+            cause.response.get("CancellationReasons") if isinstance(cause, ClientError) else None
+        )
+        if isinstance(reasons, list) and reasons:
+            first = reasons[0].get("Code") if isinstance(reasons[0], dict) else None
+            return first == "ConditionalCheckFailed"
+        stored = self.leader()  # no reasons given: ask the lease item itself
+        return (
+            stored is None
+            or (stored.holder, stored.token)
+            != (
+                lease.holder,
+                lease.token,
+            )
+            or not stored.valid(now)
+        )

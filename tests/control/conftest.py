@@ -20,6 +20,7 @@ from controlplane.sim.clock import VirtualClock, utc
 from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
 from controlplane.state import Lease
 from controlplane.wiring import Parts, build
+from tests.api_client import shared_token_file
 
 CLUSTER = "e2e"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
@@ -61,6 +62,11 @@ def settings_for(world: SimWorld, **changes: object) -> Settings:
             "discovery_ttl_s": 1,
         },
         "loop": {"interval_s": 30, "lease_ttl_s": 60, "lease_margin_s": 5},
+        "demand": {
+            "access": {"tokens_file": str(shared_token_file())},
+            "commands": {"noop": ["true"]},
+            "default_command": "noop",
+        },
         "default_rules": RULES.model_dump(),
     }
     base.update(changes)

@@ -103,3 +103,34 @@ def test_bad_config_and_unreachable_mesos_are_clear_errors(
     world.emulator.become_standby(None)
     assert main(["snapshot", "--config", _config(world, tmp_path)]) == 2
     assert "cannot observe (observe_mesos)" in capsys.readouterr().err
+
+
+def test_first_hour_init_run_once_and_exit_codes(
+    world: SimWorld,
+    clock: VirtualClock,
+    tmp_path: Path,
+    env: None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = Path(_config(world, tmp_path))
+    config.write_text(config.read_text().replace("cp-cli", "fresh-table"))
+    # No table yet: one line naming the fix, exit 2 (not a traceback).
+    assert main(["run", "--once", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "controlplane init --config C" in err
+    assert main(["init", "--config", str(config)]) == 0
+    assert "created" in capsys.readouterr().out
+    assert main(["init", "--config", str(config)]) == 0  # idempotent
+    assert "exists already" in capsys.readouterr().out
+    assert main(["run", "--once", "--config", str(config)]) == 0
+    capsys.readouterr()
+    store = build(load_settings(config), session=world.session).store
+    from controlplane.wiring import utc_now  # noqa: PLC0415
+
+    assert store.acquire("a-daemon", utc_now(), 60) is not None
+    assert main(["run", "--once", "--config", str(config)]) == 3  # another control plane leads
+    assert "a-daemon holds the lease" in capsys.readouterr().err
+    monkeypatch.setenv("CONTROLPLANE_LOOP__INTERVALS", "5")
+    assert main(["run", "--once", "--config", str(config)]) == 2
+    assert "CONTROLPLANE_LOOP__INTERVALS: unknown setting" in capsys.readouterr().err

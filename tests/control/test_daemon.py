@@ -20,6 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.daemon import Daemon
 from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
+from tests.api_client import shared_token_file
+from tests.api_client import submit as api_submit
 from tests.control.conftest import CLUSTER, ZONES, settings_for
 
 RULES = PoolRules(
@@ -57,7 +59,13 @@ def daemon(world: SimWorld, holder: str) -> Daemon:
         default_rules=RULES.model_dump(),
         mesos={"masters": [world.mesos_address], "refuse_seconds": 0.5, "attempts": 3},
         loop={"interval_s": 0.5, "lease_ttl_s": 6, "lease_margin_s": 1},
-        demand={"source": "framework", "listen_port": 0},
+        demand={
+            "source": "framework",
+            "listen_port": 0,
+            "access": {"tokens_file": str(shared_token_file())},
+            "commands": {"noop": ["true"]},
+            "default_command": "noop",
+        },
         ops={"port": 0, "json_logs": False},
     )
     d = Daemon(settings, holder=holder, session=world.session)
@@ -67,29 +75,17 @@ def daemon(world: SimWorld, holder: str) -> Daemon:
 
 def submit(d: Daemon, count: int, duration_s: float) -> int:
     assert d.demand_server is not None
-    body = {
-        "tasks": [
-            {
-                "id": f"t{i}",
-                "job": "batch-job",
-                "resources": {"cpus": 3.0, "mem": 2048.0},
-                "pool": "batch",
-                "labels": {"duration_s": str(duration_s)},
-            }
-            for i in range(count)
-        ]
-    }
-    request = urllib.request.Request(
-        d.demand_server.url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as reply:
-            return int(reply.status)
-    except urllib.error.HTTPError as error:
-        return error.code
+    tasks = [
+        {
+            "id": f"t{i}",
+            "job": "batch-job",
+            "resources": {"cpus": 3.0, "mem": 2048.0},
+            "pool": "batch",
+            "labels": {"duration_s": str(duration_s)},
+        }
+        for i in range(count)
+    ]
+    return api_submit(d.demand_server.url, tasks)[0]
 
 
 def desired(world: SimWorld) -> dict[str, int]:
@@ -127,6 +123,7 @@ def test_two_daemons_scale_up_run_work_and_drain_only_idle_agents(world: SimWorl
         second = daemon(world, "d2").start()
         wait_for(lambda: first.framework is not None, 10, "the leader's framework")
         assert submit(second, 1, 1.0) == 503  # a standby takes no work
+        wait_for(lambda: first.not_accepting() is None, 10, "the leader to accept work")
         assert submit(first, 6, 3.0) == 201
         wait_for(lambda: sorted(desired(world).values()) == [2, 2, 2], 20, "balanced scale-up")
         world.core.close_streams()  # the master drops every scheduler stream; pymesos resubscribes

@@ -21,6 +21,7 @@ from controlplane.sim.world import SimWorld
 from controlplane.state.records import ScheduledFloor
 from lambdas.scheduled_scaling.events import EventError
 from lambdas.scheduled_scaling.handler import apply
+from tests.api_client import StaticTokens, shared_token_file
 from tests.control.conftest import ListDemand, Loop, settings_for
 from tests.sim.conftest import run_task
 
@@ -54,14 +55,14 @@ def rule_event(when: datetime, rule: str = "cp-business-hours-start") -> dict[st
 
 @pytest.fixture
 def demand() -> Iterator[DemandServer]:
-    with DemandServer(TaskQueue()) as server:
+    with DemandServer(TaskQueue(), tokens=StaticTokens()) as server:
         yield server
 
 
 def lambda_settings(world: SimWorld, demand: DemandServer, **schedule: Any) -> Settings:
     return settings_for(
         world,
-        demand={"source": "http", "url": demand.url},
+        demand={"source": "http", "url": demand.url, "url_token_file": str(shared_token_file())},
         schedule={"profiles": [BUSINESS], **schedule},
     )
 

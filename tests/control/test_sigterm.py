@@ -14,6 +14,7 @@ from pathlib import Path
 from controlplane.config import load_settings
 from controlplane.sim.world import SimWorld
 from controlplane.wiring import build
+from tests.api_client import token_file
 from tests.control.conftest import CLUSTER
 
 
@@ -25,7 +26,9 @@ def test_sigterm_releases_the_lease_and_exits_zero(world: SimWorld, tmp_path: Pa
         f'[aws]\nregion = "{world.region}"\nendpoint_url = "{world.moto_url}"\n'
         'state_table = "cp-sig"\n'
         "[loop]\ninterval_s = 0.5\nlease_ttl_s = 30\n"
-        "[demand]\nlisten_port = 0\n[ops]\nport = 0\n",
+        "[demand]\nlisten_port = 0\n"
+        f'[demand.access]\ntokens_file = "{token_file(tmp_path)}"\n'
+        "[ops]\nport = 0\n",
         encoding="utf-8",
     )
     store = build(load_settings(config), session=world.session).store

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 from collections.abc import Iterator
@@ -14,8 +13,9 @@ import pytest
 from controlplane.demand import DemandError
 from controlplane.demand.http_source import HttpDemandSource
 from controlplane.demand.queue import TaskQueue
-from controlplane.demand.server import DemandServer
+from controlplane.demand.server import DemandServer, SubmissionRules
 from controlplane.demand.submission import parse_submission_json, parse_submissions
+from tests.api_client import TOKEN, StaticTokens, call
 
 GOOD = {"id": "a", "job": "j", "resources": {"cpus": 1, "mem": 64}, "labels": {"duration_s": "5"}}
 
@@ -60,7 +60,7 @@ def test_queue_is_all_or_nothing_and_tracks_states() -> None:
         "resources": {"cpus": 1.0, "mem": 64.0},
         "constraints": [],
     }
-    queue.launched("a", "S1")
+    queue.launching({"a": "S1"})
     assert (queue.pending(), queue.live()) == ([], {"a": "S1"})
     queue.update("a", "TASK_FINISHED")
     assert queue.counts() == {"finished": 1}
@@ -70,20 +70,15 @@ def test_queue_is_all_or_nothing_and_tracks_states() -> None:
 
 @pytest.fixture
 def server() -> Iterator[DemandServer]:
-    with DemandServer(TaskQueue()) as srv:
+    rules = SubmissionRules(commands={"noop": ["true"]}, default_command="noop")
+    with DemandServer(TaskQueue(), tokens=StaticTokens(), rules=rules) as srv:
         yield srv
 
 
 def request(
-    url: str, method: str, body: bytes = b"", content_type: str = "application/json"
+    url: str, method: str, body: bytes | None = None, content_type: str = "application/json"
 ) -> tuple[int, Any]:
-    host_port = url.split("/")[2]
-    host, port = host_port.split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=5)
-    conn.request(method, "/v1/tasks", body=body, headers={"Content-Type": content_type})
-    resp = conn.getresponse()
-    status, data = resp.status, json.loads(resp.read())
-    conn.close()
+    status, data, _ = call(url, method, body, headers={"Content-Type": content_type})
     return status, data
 
 
@@ -102,7 +97,7 @@ def test_post_tasks_endpoint(server: DemandServer) -> None:
 
 def test_http_source_reads_another_queue(server: DemandServer) -> None:
     server.queue.submit(parse_submissions([GOOD, {**GOOD, "id": "b"}]))
-    tasks = HttpDemandSource(server.url).pending()
+    tasks = HttpDemandSource(server.url, token=TOKEN).pending()
     assert [t.id for t in tasks] == ["a", "b"]
 
 
@@ -150,7 +145,7 @@ def test_http_source_refuses_malformed_answers(body: bytes, message: str) -> Non
 
 
 def test_http_source_unreachable() -> None:
-    with DemandServer(TaskQueue()) as srv:
+    with DemandServer(TaskQueue(), tokens=StaticTokens()) as srv:
         url = srv.url
     with pytest.raises(DemandError, match="cannot read pending tasks"):
         HttpDemandSource(url, timeout_s=2).pending()

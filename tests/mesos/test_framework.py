@@ -89,11 +89,17 @@ def test_callback_that_raises_does_not_kill_the_driver(
     class Flaky(TaskQueue):
         broke = False
 
-        def update(self, task_id: str, mesos_state: str, message: str | None = None) -> bool:
+        def update(
+            self,
+            task_id: str,
+            mesos_state: str,
+            message: str | None = None,
+            reason: str | None = None,
+        ) -> bool:
             if not self.broke:
                 self.broke = True
                 raise RuntimeError("callback bug")
-            return super().update(task_id, mesos_state, message)
+            return super().update(task_id, mesos_state, message, reason)
 
     queue = Flaky()
     fw = frameworks(queue)

@@ -66,6 +66,8 @@ class MasterCore:
         self.offers: dict[str, Offer] = {}
         #: Mesos' --max_completed_tasks_per_framework (1000); kept for the whole master here.
         self.completed_tasks: deque[SimTask] = deque(maxlen=max_completed_tasks)
+        #: Every task id launched, in order, once per launch (tests count relaunches).
+        self.launched_ids: list[str] = []
         self._ids = itertools.count()
         self._agent_ids = itertools.count()
         self._framework_ids = itertools.count()
@@ -292,6 +294,7 @@ class MasterCore:
         return None
 
     def launch(self, agent: SimAgent, task: SimTask) -> None:
+        self.launched_ids.append(task.task_id)
         agent.tasks[(task.framework_id, task.task_id)] = task
         task.state = "TASK_RUNNING"
         status = self.status(task, None, None, from_agent=True)
