@@ -11,15 +11,18 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from controlplane.aws.errors import AwsError
 from controlplane.cli_control import add_commands
 from controlplane.demo.cli import add_demo_command
 from controlplane.errors import InputError
 from controlplane.loading import parse_snapshot
+from controlplane.mesos.replies import MesosError
 from controlplane.model import Snapshot
 from controlplane.planning import plan
 from controlplane.render import plan_json, plan_table
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
 from controlplane.sim.mesos_master.agents_spec import add_agent_groups, parse_agents_spec
+from controlplane.state.errors import StateError
 
 
 def load_snapshot(path: str) -> Snapshot:
@@ -111,12 +114,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Exit 0 done, 1 failed, 2 bad input (one line on stderr), 3 another leads."""
     args = parser().parse_args(argv)
     try:
         code: int = args.func(args)
     except InputError as exc:
         print(f"controlplane: error: {exc}", file=sys.stderr)
         return 2
+    except (AwsError, StateError, MesosError) as exc:
+        print(f"controlplane: failed: {exc}", file=sys.stderr)
+        return 1
     return code
 
 

@@ -1,9 +1,13 @@
 """`controlplane validate | snapshot | run`: the operator's seams into the control loop.
 
-`validate` says what is wrong with a configuration, field by field. `snapshot` observes
-only (no lease, no write) and prints the contract v1 snapshot a pass would plan on.
-`run --once` takes the lease, runs exactly one pass and prints the plan it acted on;
-`run` is the daemon.
+`validate` says what is wrong with a configuration, field by field. `init` creates the
+state table (idempotent). `snapshot` observes only (no lease, no write) and prints the
+contract v1 snapshot a pass would plan on. `run --once` takes the lease, runs exactly one
+pass and prints the plan it acted on; `run` is the daemon.
+
+Exit codes (every command): 0 done; 1 a pass or a call failed; 2 input the control plane will
+not act on (a bad file, setting or reply; a missing state table); 3 another control plane
+holds the lease.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 def cmd_validate(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
+        problems = settings.daemon_problems()
+        if problems:
+            raise ConfigError(args.config, problems)
     except ConfigError as error:
         print(f"{error.source}: invalid ({len(error.problems)} problems)", file=sys.stderr)
         for problem in error.problems:
@@ -63,6 +70,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run_daemon(settings)
 
 
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_LEADS = 0, 1, 2, 3
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from controlplane.wiring import build  # noqa: PLC0415 (boto3 only when used)
+
+    settings = _settings(args)
+    store = build(settings, dry_run=True).store
+    created = store.create_table()
+    what = "created" if created else "exists already"
+    print(f"state table {store.table} ({settings.aws.region}): {what}")
+    return EXIT_OK
+
+
 def _run_once(settings: Settings, fmt: str) -> int:
     from controlplane.state import default_holder  # noqa: PLC0415
     from controlplane.wiring import build, utc_now  # noqa: PLC0415
@@ -74,7 +95,7 @@ def _run_once(settings: Settings, fmt: str) -> int:
         leader = parts.store.leader()
         who = "another control plane" if leader is None else leader.holder
         print(f"controlplane: {who} holds the lease; not acting", file=sys.stderr)
-        return 1
+        return EXIT_LEADS
     try:
         result = parts.reconciler.run_pass(lease)
     finally:
@@ -84,7 +105,7 @@ def _run_once(settings: Settings, fmt: str) -> int:
             f"controlplane: pass {result.outcome} at {result.stage}: {result.error}",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_FAILED
     sys.stdout.write(plan_table(result.plan) if fmt == "table" else plan_json(result.plan))
     actions = [a for a in result.actions if a.outcome != "skipped" or fmt == "table"]
     if fmt == "table" and actions:
@@ -121,6 +142,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     va = sub.add_parser("validate", help="check a configuration file (and CONTROLPLANE_* env)")
     va.add_argument("config", help="TOML configuration file")
     va.set_defaults(func=cmd_validate)
+    it = sub.add_parser("init", help="create the state table if it is missing (idempotent)")
+    it.add_argument("--config", required=True, help="TOML configuration file")
+    it.set_defaults(func=cmd_init)
     sn = sub.add_parser("snapshot", help="observe Mesos, AWS and demand; print the snapshot")
     sn.add_argument("--config", required=True, help="TOML configuration file")
     sn.set_defaults(func=cmd_snapshot)

@@ -41,6 +41,8 @@ def parse_json(text: str, source: str) -> Any:
         raise InputError(f"{source}: invalid JSON: {exc}") from exc
     except RecursionError as exc:
         raise InputError(f"{source}: invalid JSON: nested too deeply") from exc
+    except ValueError as exc:  # an integer of thousands of digits, and the like
+        raise InputError(f"{source}: invalid JSON: {str(exc).split(':', 1)[0]}") from exc
 
 
 def parse_snapshot(text: str, source: str) -> Snapshot:

@@ -93,3 +93,13 @@ def test_a_plan_that_cannot_be_written_is_one_line_and_exit_1() -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith("controlplane: error: cannot write the plan")
     assert proc.stderr.count("\n") == 1
+
+
+def test_a_5000_digit_number_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "s.json"
+    path.write_text('{"version": ' + "9" * 5000 + "}")
+    assert main(["plan", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "invalid JSON" in err

@@ -153,3 +153,38 @@ def test_validate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "invalid (2 problems)" in err
     assert "  pools.x.min_idle: Input should be greater than or equal to 0" in err
     assert "  pools.x.fitness: Input should be" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", {}, "nested too deeply"),
+        ('cluster = "c"\n[loop]\ninterval_s = inf\n', {}, "loop.interval_s: Input should be"),
+        ('cluster = "c"\n', {"CONTROLPLANE_MESOS__MASTERS": "notjson"}, "MESOS__MASTERS"),
+        ('cluster = "c"\n', {"CONTROLPLANE_LOOP__INTERVALS": "5"}, "unknown setting"),
+        ('cluster = "c"\n', {"CONTROLPLANE_DEMAND__ACCES__TOKENS_FILE": "/x"}, "unknown"),
+    ],
+)
+def test_bad_configuration_is_one_line_per_problem_and_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    env: dict[str, str],
+    message: str,
+) -> None:
+    path = _write(tmp_path, text)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_known_env_names_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTROLPLANE_CLUSTER", "c")
+    monkeypatch.setenv("CONTROLPLANE_POOLS__BATCH__MAX_IDLE", "3")
+    monkeypatch.setenv("CONTROLPLANE_DEFAULT_RULES__MAX_IDLE", "2")
+    monkeypatch.setenv("CONTROLPLANE_DEMAND__ACCESS__TOKENS_REFRESH_S", "60")
+    s = load_settings(None)
+    assert s.pools["batch"].max_idle == 3 and s.default_rules.max_idle == 2

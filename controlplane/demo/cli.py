@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from controlplane.demo.config import DemoConfig, Variant, load_demo_config
-from controlplane.demo.workload import Workload, load_trace, synthetic
+from controlplane.demo.workload import Workload, WorkloadError, load_trace, synthetic
 
 if TYPE_CHECKING:
     from controlplane.demo.replay import Recording, Sample
@@ -80,7 +80,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _workload(trace: Path | None, config: DemoConfig) -> Workload:
     if trace is None:
         return synthetic(hours=config.hours, seed=config.seed, scale=config.scale)
-    return load_trace(trace, hours=config.hours)
+    workload = load_trace(trace, hours=config.hours)
+    _check_fits(workload, config, str(trace))
+    return workload
+
+
+def _check_fits(workload: Workload, config: DemoConfig, source: str) -> None:
+    """Every task fits one instance of some pool it may go to (else it could never start)."""
+    from moto.ec2.models.instance_types import INSTANCE_TYPES  # noqa: PLC0415 (demo only)
+
+    from controlplane.aws.instance_types import parse_instance_type  # noqa: PLC0415
+
+    sizes = {}
+    for pool in config.pools:
+        raw = INSTANCE_TYPES.get(pool.instance_type)
+        if raw is None:
+            raise WorkloadError(f"pool {pool.name}: unknown instance type {pool.instance_type!r}")
+        sizes[pool.name] = parse_instance_type(raw).capacity(config.rules_for(None))
+    for i, task in enumerate(workload.arrivals):
+        asks = {"cpus": task.cpus, "mem": task.mem, "gpus": task.gpus}
+        if not any(
+            all(amount <= cap.get(name, 0.0) for name, amount in asks.items() if amount > 0)
+            for cap in sizes.values()
+        ):
+            shown = ", ".join(f"{k} {v:g}" for k, v in asks.items() if v > 0)
+            biggest = "; ".join(
+                f"{name}: " + ", ".join(f"{k} {v:g}" for k, v in sorted(cap.items()))
+                for name, cap in sizes.items()
+            )
+            raise WorkloadError(f"{source}: task {i} ({shown}) fits no pool's instance ({biggest})")
 
 
 def _bar(name: str) -> Callable[[float, Sample], None]:

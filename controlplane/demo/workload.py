@@ -36,6 +36,10 @@ CSV_REQUIRED = ("submit_s", "duration_s", "cpus", "mem")
 CSV_OPTIONAL = ("gpus", "job")
 
 
+#: Ten years: a time beyond it is a typo (1e308 would overflow the replay's clock).
+MAX_SECONDS = 10 * 366 * 86400.0
+
+
 class WorkloadError(InputError):
     """A trace that cannot be read as a workload; names the file, line and problem."""
 
@@ -191,6 +195,8 @@ def alibaba(
             if values["cpu"] <= 0 or values["mem"] <= 0:
                 skipped["zero request"] = skipped.get("zero request", 0) + 1
                 continue
+            if values["end"] - values["create"] > MAX_SECONDS or values["create"] < 0:
+                raise WorkloadError(f"{path}:{line}: times out of range ({create}, {end})")
             n = max(1, round(min(values["count"], max_instances) * scale))
             one = Arrival(
                 values["create"] - start_s,
@@ -200,6 +206,8 @@ def alibaba(
                 job=f"ali-{job}",
             )
             arrivals.extend([one] * n)
+    if not arrivals:
+        raise WorkloadError(f"{path}: holds no task in the replayed window")
     arrivals.sort(key=lambda a: (a.submit_s, a.job or ""))
     return Workload(tuple(arrivals), f"alibaba({path.name})", skipped)
 
@@ -222,6 +230,12 @@ def csv_trace(path: Path) -> Workload:
             for name in ("duration_s", "cpus", "mem", "gpus"):
                 if numbers.get(name, 0.0) < 0 or (name == "duration_s" and numbers[name] <= 0):
                     raise WorkloadError(f"{path}:{line}: {name} {numbers[name]:g} out of range")
+            for name in ("submit_s", "duration_s"):
+                if not 0 <= numbers[name] <= MAX_SECONDS:
+                    raise WorkloadError(
+                        f"{path}:{line}: {name} {numbers[name]:g} out of range "
+                        f"(0 to {MAX_SECONDS:g} s)"
+                    )
             arrivals.append(
                 Arrival(
                     numbers["submit_s"],
@@ -232,6 +246,8 @@ def csv_trace(path: Path) -> Workload:
                     job=job,
                 )
             )
+    if not arrivals:
+        raise WorkloadError(f"{path}: holds no task (a header and no rows)")
     arrivals.sort(key=lambda a: a.submit_s)
     return Workload(tuple(arrivals), f"csv({path.name})")
 
@@ -254,13 +270,28 @@ class _Rows:
     """CSV rows of a file, with a WorkloadError (not OSError) for a missing file."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         try:
             self._file = path.open(newline="", encoding="utf-8")
         except OSError as error:
             raise WorkloadError(f"{path}: {error.strerror}") from None
 
     def __enter__(self) -> Iterator[list[str]]:
-        return csv.reader(self._file)
+        return self._rows()
+
+    def _rows(self) -> Iterator[list[str]]:
+        line = 1
+        try:
+            for row in csv.reader(self._file):
+                yield row
+                line += 1
+        except UnicodeDecodeError as error:
+            byte = error.object[error.start]
+            raise WorkloadError(
+                f"{self.path}: not UTF-8 text near line {line} (byte {byte:#04x})"
+            ) from None
+        except csv.Error as error:
+            raise WorkloadError(f"{self.path}:{line}: {error}") from None
 
     def __exit__(self, *_: object) -> None:
         self._file.close()

@@ -75,3 +75,23 @@ def test_bad_demo_configs_are_refused_naming_the_field(tmp_path: Path) -> None:
     text = str(info.value)
     assert "not a multiple of step_s" in text or "max_idel" in text
     assert main(["demo", "--config", str(bad), "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"submit_s,duration_s,cpus,mem\n", "holds no task"),
+        (b"submit_s,duration_s,cpus,mem\n1e308,10,1,100\n", "submit_s 1e+308 out of range"),
+        (b"submit_s,duration_s,cpus,mem\n1,1e308,1,100\n", "duration_s 1e+308 out of range"),
+        (b"submit_s,duration_s,cpus,mem\n1,10,1,100\xff\n", "not UTF-8 text"),
+        (b"submit_s,duration_s,cpus,mem\n1,10,1000,100\n", "fits no pool's instance"),
+    ],
+)
+def test_bad_traces_are_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: bytes, message: str
+) -> None:
+    trace = tmp_path / "t.csv"
+    trace.write_bytes(body)
+    assert main(["demo", "--trace", str(trace), "--hours", "1", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
