@@ -66,6 +66,8 @@ DAEMON_TOML = "\n".join(
         'state_table = "controlplane-state"',
         "[ops]",
         'host = "0.0.0.0"',
+        "[ops.access]",
+        'tokens_secret = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:cp-tokens"',
     ]
 )
 DAEMON_VALUES = {
@@ -232,7 +234,7 @@ def test_daemon_user_data_writes_a_valid_config_and_the_unit(tmp_path: Path) -> 
     root = _run(render(DAEMON / "user-data.sh.tftpl", DAEMON_VALUES), tmp_path, {})
     config = root / "etc/controlplane/controlplane.toml"
     assert config.read_text(encoding="utf-8") == DAEMON_TOML + "\n"
-    assert config.stat().st_mode & 0o007 == 0, "the config may hold the Mesos secret"
+    assert config.stat().st_mode & 0o007 == 0, "the config is the daemon's alone"
     settings = load_settings(config)
     assert settings.cluster == "prod-mesos"
     unit = (root / "etc/systemd/system/controlplane.service").read_text(encoding="utf-8")

@@ -98,6 +98,10 @@ def _policy(directory: Path, doc: str) -> list[dict[str, Any]]:
     (`module.<name>.json` of a module in this repo: its `json` output's document)."""
     body = _documents(directory)[doc]
     statements = list(body.get("statement", []))
+    # `dynamic "statement"` blocks: every statement the document can hold, whatever its mode.
+    for dynamic in body.get("dynamic", []):
+        for block in _as_list(dynamic.get("statement", [])):
+            statements += _as_list(block["content"])
     calls = labelled(directory, "module")
     for source in body.get("source_policy_documents", []):
         name = re.fullmatch(r"\$\{module\.(\w+)\.json\}", source)
@@ -111,6 +115,10 @@ def _policy(directory: Path, doc: str) -> list[dict[str, Any]]:
         assert inner is not None, output
         statements += _policy(module, inner.group(1))
     return statements
+
+
+def _as_list(value: Any) -> list[dict[str, Any]]:
+    return value if isinstance(value, list) else [value]
 
 
 def test_iam_acts_only_on_groups_tagged_with_the_cluster() -> None:
@@ -192,11 +200,20 @@ def test_daemon_config_file_loads_as_settings(tmp_path: Path) -> None:
     variables: dict[str, Any] = {
         "cluster": "prod-mesos",
         "mesos_masters": ["http://10.0.0.10:5050", "10.0.1.10:5050"],
+        "mesos_principal": "cp",
+        "mesos_secret_arn": "arn:aws:ssm:eu-central-1:123456789012:parameter/cp/mesos",
         "state_table_name": "cp-state",
         "termination_hook_name": "drain-hook",
         "demand_source": "framework",
         "demand_port": 8080,
         "ops_port": 9102,
+        "api_tokens_secret_arn": TOKENS_ARN,
+        "api_tls_cert_path": None,
+        "api_tls_key_path": None,
+        "task_commands": {"sleep": ["/bin/sleep", "60"], "noop": ["/bin/true"]},
+        "default_task_command": "noop",
+        "allowed_cidrs": ["10.1.0.0/16"],
+        "allowed_security_group_ids": [],
     }
     toml = console(
         [CONTROL_PLANE / "config.tf"],
@@ -210,11 +227,32 @@ def test_daemon_config_file_loads_as_settings(tmp_path: Path) -> None:
     settings = load_settings(path)
     assert settings.cluster == "prod-mesos"
     assert settings.mesos.masters == ["http://10.0.0.10:5050", "10.0.1.10:5050"]
-    assert settings.mesos.credentials() is None
+    assert settings.mesos.credentials() is None  # the secret is read from its ARN
+    assert settings.mesos.secret_arn == variables["mesos_secret_arn"]
+    assert "\nsecret =" not in toml
     assert (settings.aws.region, settings.aws.state_table) == ("eu-central-1", "cp-state")
     assert settings.aws.termination_hook == "drain-hook"
     assert (settings.ops.host, settings.ops.port) == ("0.0.0.0", 9102)
     assert (settings.demand.listen_host, settings.demand.listen_port) == ("0.0.0.0", 8080)
+    assert settings.demand.access.tokens_secret == TOKENS_ARN
+    assert settings.ops.access.tokens_secret == TOKENS_ARN
+    assert settings.demand.commands == {"sleep": ["/bin/sleep", "60"], "noop": ["/bin/true"]}
+    assert settings.daemon_problems() == []
+    # Nobody allowed in: both APIs stay on loopback.
+    variables.update(allowed_cidrs=[])
+    toml = console(
+        [CONTROL_PLANE / "config.tf"],
+        variables,
+        "local.config_toml",
+        tmp_path,
+        {"region": "eu-central-1"},
+    )
+    path.write_text(toml, encoding="utf-8")
+    settings = load_settings(path)
+    assert (settings.ops.host, settings.demand.listen_host) == ("127.0.0.1", "127.0.0.1")
+
+
+TOKENS_ARN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:cp-tokens"
 
 
 def _api_calls() -> set[str]:
@@ -226,6 +264,8 @@ def _api_calls() -> set[str]:
             ("autoscaling", "autoscaling"),
             ("ec2", "ec2"),
             ("dynamodb", "dynamodb"),
+            ("secretsmanager", "secretsmanager"),
+            ("ssm", "ssm"),
         )
     }
     repo = MODULES.parents[1]
@@ -263,7 +303,14 @@ def test_iam_allows_every_call_the_code_makes_and_no_other_fleet_or_table_call()
         fleet = {
             a
             for s in statements
-            if s["sid"] in ("StateTable", "ReadFleet", "ActOnThisClustersGroups")
+            if s["sid"]
+            in (
+                "StateTable",
+                "ReadFleet",
+                "ActOnThisClustersGroups",
+                "ReadNamedSecrets",
+                "ReadNamedParameters",
+            )
             for a in s["actions"]
             if a not in ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets")
         }

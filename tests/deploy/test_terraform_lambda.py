@@ -106,6 +106,10 @@ def test_example_profiles_are_valid_profiles() -> None:
     assert [p.name for p in schedule.profiles] == ["business-hours", "nightly-etl"]
 
 
+MESOS_ARN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:mesos"
+TOKEN_ARN = "arn:aws:secretsmanager:eu-central-1:123456789012:secret:tokens"
+
+
 @needs_terraform
 @pytest.mark.parametrize("demand_url", [None, "http://scheduler.internal:8000/pending"])
 def test_lambda_environment_loads_as_settings(
@@ -119,10 +123,12 @@ def test_lambda_environment_loads_as_settings(
         "profiles": _profile_vars(EXAMPLE_PROFILES),
         "run_pass": True,
         "mesos_principal": "controlplane",
-        "mesos_secret": "s3cret",
+        "mesos_secret_arn": MESOS_ARN,
+        "demand_url_token_secret_arn": None,
     }
     if demand_url is not None:
         variables["demand_url"] = demand_url
+        variables["demand_url_token_secret_arn"] = TOKEN_ARN
     env = console(
         [SCHEDULED / "environment.tf"],
         variables,
@@ -138,7 +144,14 @@ def test_lambda_environment_loads_as_settings(
     assert settings.cluster == "prod-mesos"
     assert settings.aws.region == "eu-central-1"
     assert settings.mesos.masters == ["10.0.0.10:5050", "10.0.1.10:5050"]
-    assert settings.mesos.credentials() == ("controlplane", "s3cret")
+    assert settings.mesos.credentials() is None  # no secret travels in the environment
+    assert not any("s3cret" in v for v in env.values())
+    # Mesos is read only where a pass runs: a floors-only function needs no secret.
+    if demand_url is None:
+        assert settings.mesos.principal is None and settings.mesos.secret_arn is None
+    else:
+        assert settings.mesos.secret_arn == MESOS_ARN
+        assert settings.demand.url_token_secret == TOKEN_ARN
     assert settings.demand.source == ("framework" if demand_url is None else "http")
     assert settings.demand.url == demand_url
     assert [p.name for p in settings.schedule.profiles] == ["business-hours", "nightly-etl"]

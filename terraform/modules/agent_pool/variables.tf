@@ -104,10 +104,11 @@ variable "rules" {
     condition = alltrue([
       for k in keys(var.rules) : contains([
         "min_idle", "max_idle", "idle_grace_s", "scale_up_cooldown_s", "scale_down_cooldown_s",
-        "fitness", "hourly_price", "mem_reserve_mib", "disk_mib",
+        "fitness", "hourly_price", "mem_reserve_mib", "disk_mib", "max_drains_per_pass",
+        "max_drain_share",
       ], k)
     ])
-    error_message = "rules keys are pool rules: min_idle, max_idle, idle_grace_s, scale_up_cooldown_s, scale_down_cooldown_s, fitness, hourly_price, mem_reserve_mib, disk_mib."
+    error_message = "rules keys are pool rules: min_idle, max_idle, idle_grace_s, scale_up_cooldown_s, scale_down_cooldown_s, fitness, hourly_price, mem_reserve_mib, disk_mib, max_drains_per_pass, max_drain_share."
   }
 }
 

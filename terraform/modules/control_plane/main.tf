@@ -79,6 +79,9 @@ module "fleet_policy" {
   cluster         = var.cluster
   state_table_arn = aws_dynamodb_table.state.arn
   kms_key_arn     = var.kms_key_arn
+  # The pass's state and the framework's durable task queue (StateStore.tasks_partition).
+  table_partitions = [var.cluster, "${var.cluster}#tasks"]
+  secret_arns      = compact([var.mesos_secret_arn, var.api_tokens_secret_arn])
 }
 
 data "aws_iam_policy_document" "daemon" {
@@ -178,6 +181,21 @@ resource "aws_launch_template" "daemon" {
   vpc_security_group_ids = [aws_security_group.daemon.id]
   update_default_version = true
   ebs_optimized          = true
+
+  lifecycle {
+    precondition {
+      condition     = var.demand_source != "framework" || var.api_tokens_secret_arn != null
+      error_message = "demand_source framework serves the task API: set api_tokens_secret_arn."
+    }
+    precondition {
+      condition     = (var.mesos_principal == null) == (var.mesos_secret_arn == null)
+      error_message = "Give mesos_principal and mesos_secret_arn together, or neither."
+    }
+    precondition {
+      condition     = (var.api_tls_cert_path == null) == (var.api_tls_key_path == null)
+      error_message = "Give api_tls_cert_path and api_tls_key_path together, or neither."
+    }
+  }
 
   user_data = base64encode(templatefile("${path.module}/../../../infra/daemon/user-data.sh.tftpl", {
     config_toml  = local.config_toml

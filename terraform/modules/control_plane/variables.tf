@@ -90,15 +90,57 @@ variable "mesos_masters" {
 
 variable "mesos_principal" {
   type        = string
-  description = "Mesos principal for HTTP basic auth, or null (give it together with mesos_secret)."
+  description = "Mesos principal for HTTP basic auth, or null (give it together with mesos_secret_arn)."
   default     = null
+
+  validation {
+    condition     = var.mesos_principal == null || can(regex("^[A-Za-z0-9._@-]{1,128}$", var.mesos_principal))
+    error_message = "mesos_principal may hold letters, digits, '.', '_', '@' and '-' (at most 128)."
+  }
 }
 
-variable "mesos_secret" {
+variable "mesos_secret_arn" {
   type        = string
-  description = "Mesos secret, or null. Written into the user data: anyone with ec2:DescribeInstanceAttribute can read it."
+  description = "Secrets Manager secret or SSM SecureString parameter (ARN) holding the Mesos secret; read by the daemon at start, never written to user data. Null without a principal."
   default     = null
-  sensitive   = true
+
+  validation {
+    condition     = var.mesos_secret_arn == null || can(regex("^arn:aws[a-z-]*:(secretsmanager|ssm):", var.mesos_secret_arn))
+    error_message = "mesos_secret_arn must be a Secrets Manager or SSM parameter ARN."
+  }
+}
+
+variable "api_tokens_secret_arn" {
+  type        = string
+  description = "Secrets Manager secret (ARN) whose text holds the bearer tokens of the task API and of /metrics, one per line. Required with demand_source framework."
+  default     = null
+
+  validation {
+    condition     = var.api_tokens_secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:", var.api_tokens_secret_arn))
+    error_message = "api_tokens_secret_arn must be a Secrets Manager secret ARN."
+  }
+}
+
+variable "api_tls_cert_path" {
+  type        = string
+  description = "PEM certificate chain on the daemon hosts (baked into the AMI): the task API and ops port serve HTTPS. Null: plain HTTP."
+  default     = null
+
+  validation {
+    condition     = var.api_tls_cert_path == null || can(regex("^/[A-Za-z0-9._/-]+$", var.api_tls_cert_path))
+    error_message = "api_tls_cert_path must be an absolute path."
+  }
+}
+
+variable "api_tls_key_path" {
+  type        = string
+  description = "The private key of api_tls_cert_path on the daemon hosts."
+  default     = null
+
+  validation {
+    condition     = var.api_tls_key_path == null || can(regex("^/[A-Za-z0-9._/-]+$", var.api_tls_key_path))
+    error_message = "api_tls_key_path must be an absolute path."
+  }
 }
 
 variable "mesos_cidrs" {
@@ -128,10 +170,32 @@ variable "demand_source" {
   }
 }
 
+variable "task_commands" {
+  type        = map(list(string))
+  description = "The commands a submitted task may run, by name (DemandConfig.commands): fixed argument vectors, no shell."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.task_commands : can(regex("^[A-Za-z0-9._-]{1,64}$", k)) && length(v) > 0])
+    error_message = "task_commands: names of [A-Za-z0-9._-], each a non-empty argument list."
+  }
+}
+
+variable "default_task_command" {
+  type        = string
+  description = "The command a task runs when it names none (a key of task_commands), or null."
+  default     = null
+}
+
 variable "demand_url" {
   type        = string
   description = "URL of the pending-task feed when demand_source is http, else null."
   default     = null
+
+  validation {
+    condition     = var.demand_url == null || can(regex("^https?://[^\\s]+$", var.demand_url))
+    error_message = "demand_url must be an http:// or https:// URL."
+  }
 }
 
 variable "ops_port" {

@@ -10,19 +10,81 @@ data "aws_partition" "current" {}
 
 locals {
   region = data.aws_region.current.name
+  # The partitions of the state table this policy reaches: the cluster's own by default.
+  partitions      = length(var.table_partitions) > 0 ? var.table_partitions : [var.cluster]
+  ssm_secrets     = [for a in var.secret_arns : a if startswith(a, "arn:${data.aws_partition.current.partition}:ssm:")]
+  manager_secrets = [for a in var.secret_arns : a if !contains(local.ssm_secrets, a)]
 }
 
 data "aws_iam_policy_document" "fleet" {
-  statement {
-    sid = "StateTable"
-    actions = [
-      "dynamodb:GetItem",
-      "dynamodb:Query",
-      "dynamodb:PutItem",
-      "dynamodb:DeleteItem",
-      "dynamodb:TransactWriteItems",
-    ]
-    resources = [var.state_table_arn]
+  dynamic "statement" {
+    for_each = var.floors_only ? [] : [1]
+    content {
+      sid = "StateTable"
+      actions = [
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:TransactWriteItems",
+      ]
+      resources = [var.state_table_arn]
+      # Only this cluster's partitions: one cluster's control plane cannot read or write
+      # another's state in a shared table.
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "dynamodb:LeadingKeys"
+        values   = local.partitions
+      }
+    }
+  }
+
+  # A scheduler that only writes floors reads the state and writes floor items, no more.
+  dynamic "statement" {
+    for_each = var.floors_only ? [1] : []
+    content {
+      sid       = "StateTableFloors"
+      actions   = ["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+      resources = [var.state_table_arn]
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "dynamodb:LeadingKeys"
+        values   = local.partitions
+      }
+    }
+  }
+
+  # The secrets named by ARN (the Mesos secret, API tokens), each readable, nothing else.
+  dynamic "statement" {
+    for_each = length(local.manager_secrets) > 0 ? [1] : []
+    content {
+      sid       = "ReadNamedSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = local.manager_secrets
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.ssm_secrets) > 0 ? [1] : []
+    content {
+      sid       = "ReadNamedParameters"
+      actions   = ["ssm:GetParameter"]
+      resources = local.ssm_secrets
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.secret_arns) > 0 ? [1] : []
+    content {
+      sid       = "SecretsKey"
+      actions   = ["kms:Decrypt"]
+      resources = [var.kms_key_arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${local.region}.amazonaws.com", "ssm.${local.region}.amazonaws.com"]
+      }
+    }
   }
 
   statement {
@@ -36,31 +98,37 @@ data "aws_iam_policy_document" "fleet" {
     }
   }
 
-  statement {
-    sid = "ReadFleet"
-    actions = [
-      "autoscaling:DescribeAutoScalingGroups",
-      "autoscaling:DescribeScalingActivities",
-      "ec2:DescribeInstanceTypes",
-      "ec2:DescribeLaunchTemplateVersions",
-    ]
-    resources = ["*"]
+  dynamic "statement" {
+    for_each = var.floors_only ? [] : [1]
+    content {
+      sid = "ReadFleet"
+      actions = [
+        "autoscaling:DescribeAutoScalingGroups",
+        "autoscaling:DescribeScalingActivities",
+        "ec2:DescribeInstanceTypes",
+        "ec2:DescribeLaunchTemplateVersions",
+      ]
+      resources = ["*"]
+    }
   }
 
-  statement {
-    sid = "ActOnThisClustersGroups"
-    actions = [
-      "autoscaling:SetDesiredCapacity",
-      "autoscaling:TerminateInstanceInAutoScalingGroup",
-      "autoscaling:SetInstanceProtection",
-      "autoscaling:CompleteLifecycleAction",
-      "autoscaling:RecordLifecycleActionHeartbeat",
-    ]
-    resources = ["arn:${data.aws_partition.current.partition}:autoscaling:${local.region}:${data.aws_caller_identity.current.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]
-    condition {
-      test     = "StringEquals"
-      variable = "aws:ResourceTag/controlplane:cluster"
-      values   = [var.cluster]
+  dynamic "statement" {
+    for_each = var.floors_only ? [] : [1]
+    content {
+      sid = "ActOnThisClustersGroups"
+      actions = [
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+        "autoscaling:SetInstanceProtection",
+        "autoscaling:CompleteLifecycleAction",
+        "autoscaling:RecordLifecycleActionHeartbeat",
+      ]
+      resources = ["arn:${data.aws_partition.current.partition}:autoscaling:${local.region}:${data.aws_caller_identity.current.account_id}:autoScalingGroup:*:autoScalingGroupName/*"]
+      condition {
+        test     = "StringEquals"
+        variable = "aws:ResourceTag/controlplane:cluster"
+        values   = [var.cluster]
+      }
     }
   }
 }

@@ -18,7 +18,11 @@ locals {
       CONTROLPLANE_SCHEDULE__RUN_PASS    = var.run_pass ? "true" : "false"
     },
     var.demand_url == null ? {} : { CONTROLPLANE_DEMAND__URL = var.demand_url },
-    var.mesos_principal == null ? {} : { CONTROLPLANE_MESOS__PRINCIPAL = var.mesos_principal },
-    var.mesos_secret == null ? {} : { CONTROLPLANE_MESOS__SECRET = var.mesos_secret },
+    var.demand_url_token_secret_arn == null ? {} : { CONTROLPLANE_DEMAND__URL_TOKEN_SECRET = var.demand_url_token_secret_arn },
+    # Secrets by reference only, and only where a pass runs (floors need no Mesos).
+    var.mesos_principal == null || !local.passes ? {} : { CONTROLPLANE_MESOS__PRINCIPAL = var.mesos_principal },
+    var.mesos_secret_arn == null || !local.passes ? {} : { CONTROLPLANE_MESOS__SECRET_ARN = var.mesos_secret_arn },
   )
+  # A pass runs only with run_pass and a demand feed (the handler skips it otherwise).
+  passes = var.run_pass && var.demand_url != null
 }

@@ -50,6 +50,9 @@ module "fleet_policy" {
   cluster         = var.cluster
   state_table_arn = var.state_table_arn
   kms_key_arn     = var.kms_key_arn
+  # Only what the function's mode needs: floors alone, or floors and a reconcile pass.
+  floors_only = !local.passes
+  secret_arns = local.passes ? compact([var.mesos_secret_arn, var.demand_url_token_secret_arn]) : []
 }
 
 data "aws_iam_policy_document" "lambda" {

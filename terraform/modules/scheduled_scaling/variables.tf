@@ -50,17 +50,37 @@ variable "mesos_principal" {
   default     = null
 }
 
-variable "mesos_secret" {
+variable "mesos_secret_arn" {
   type        = string
-  description = "Mesos secret, or null (stored KMS-encrypted in the function's environment)."
+  description = "Secrets Manager secret or SSM SecureString parameter (ARN) of the Mesos secret, or null; read at run time, never in the environment."
   default     = null
-  sensitive   = true
+
+  validation {
+    condition     = var.mesos_secret_arn == null || can(regex("^arn:aws[a-z-]*:(secretsmanager|ssm):", var.mesos_secret_arn))
+    error_message = "mesos_secret_arn must be a Secrets Manager or SSM parameter ARN."
+  }
 }
 
 variable "demand_url" {
   type        = string
   description = "Pending-task feed (demand source http). Null: the daemon is the framework; the function only writes floors."
   default     = null
+
+  validation {
+    condition     = var.demand_url == null || can(regex("^https?://[^\\s]+$", var.demand_url))
+    error_message = "demand_url must be an http:// or https:// URL."
+  }
+}
+
+variable "demand_url_token_secret_arn" {
+  type        = string
+  description = "Secrets Manager secret (ARN) whose first token is sent to demand_url as a bearer token (the daemon's task API needs one), or null."
+  default     = null
+
+  validation {
+    condition     = var.demand_url_token_secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:", var.demand_url_token_secret_arn))
+    error_message = "demand_url_token_secret_arn must be a Secrets Manager secret ARN."
+  }
 }
 
 variable "profiles" {
