@@ -168,3 +168,14 @@ def test_backoffs_of_vanished_groups_are_forgotten_after_expiry() -> None:
     )
     settled, _ = assess_delivery(ledger, {"g": _group(1, 1)}, {}, SETTINGS, NOW)
     assert sorted(settled.backoffs) == ["g", "gone-later"]
+
+
+def test_a_raise_nobody_recorded_is_adopted_and_its_deadline_runs() -> None:
+    # Desired above what is present, no raise in the ledger (the pass that raised failed
+    # before storing it, or another tool raised): adopted now, taken back after the deadline.
+    settled, takebacks = assess_delivery(CapacityLedger(), {"g": _group(3, 1)}, {}, SETTINGS, NOW)
+    assert settled.raises["g"] == PendingRaise(raised_at=NOW, from_desired=1, to_desired=3)
+    assert takebacks == []
+    late = NOW + timedelta(seconds=600)
+    settled, takebacks = assess_delivery(settled, {"g": _group(3, 1)}, {}, SETTINGS, late)
+    assert [(t.desired, t.undelivered) for t in takebacks] == [(1, 2)]
