@@ -181,13 +181,12 @@ class Reconciler:
         registrations = review_registrations(
             aws.groups,
             {str(v.attributes["instance_id"]) for v in views if "instance_id" in v.attributes},
-            ledger.unregistered,
+            state.instances,
             now,
             deadline_s=opts.registration_deadline_s,
             max_unregistered_share=opts.max_unregistered_share,
             ok_unregistered=opts.ok_unregistered,
         )
-        ledger = ledger.model_copy(update={"unregistered": registrations.unregistered})
         for expired in registrations.expired:
             ledger = back_off(ledger, expired.asg, expired.reason, self.adapter, now)
         pools = _without_expired(aws.pools, registrations.expired, ledger, now)
@@ -360,6 +359,7 @@ class Reconciler:
             self.adapter.termination_hook,
         )
         out += acts.results
+        memory = seen.registrations.memory
         remaining = set(seen.state.intents) - acts.deletes
         if not opts.dry_run:
             remaining |= {i.agent_id for i in fresh}
@@ -369,6 +369,7 @@ class Reconciler:
                 delete_intents=sorted(acts.deletes),
                 ledger=ledger if ledger != seen.state.ledger else None,
                 idle_since=seen.idle_since if seen.idle_since != seen.state.idle_since else None,
+                instances=memory if memory != seen.state.instances else None,
             )
             if not final.empty():
                 guard()

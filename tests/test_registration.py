@@ -10,16 +10,18 @@ from hypothesis import strategies as st
 
 from controlplane.aws.replies import ObservedGroup, ObservedInstance
 from controlplane.registration import review_registrations
+from controlplane.state.records import InstanceMemory
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 STATES = st.sampled_from(["InService", "Pending", "Terminating", "Terminating:Wait"])
 
 
 @st.composite
-def fleets(draw: st.DrawFn) -> tuple[dict[str, ObservedGroup], set[str], dict[str, datetime]]:
+def fleets(draw: st.DrawFn) -> tuple[dict[str, ObservedGroup], set[str], InstanceMemory]:
     groups: dict[str, ObservedGroup] = {}
     registered: set[str] = set()
     memory: dict[str, datetime] = {}
+    before: set[str] = set()
     for g in range(draw(st.integers(1, 3))):
         n = draw(st.integers(0, 6))
         instances = []
@@ -31,6 +33,8 @@ def fleets(draw: st.DrawFn) -> tuple[dict[str, ObservedGroup], set[str], dict[st
             if draw(st.booleans()):
                 registered.add(iid)
             if draw(st.booleans()):
+                before.add(iid)  # had an agent once
+            elif draw(st.booleans()):
                 memory[iid] = NOW - timedelta(seconds=draw(st.integers(0, 2000)))
         pool = draw(st.sampled_from(["a", "b"]))
         name = f"{pool}-z{g}"
@@ -46,12 +50,12 @@ def fleets(draw: st.DrawFn) -> tuple[dict[str, ObservedGroup], set[str], dict[st
             "m5.large",
             tuple(instances),
         )
-    return groups, registered, memory
+    return groups, registered, InstanceMemory(memory, frozenset(before))
 
 
 @given(fleets(), st.floats(0.05, 1.0), st.integers(0, 4))
 def test_expiry_is_only_ever_of_long_unregistered_unprotected_instances(
-    fleet: tuple[dict[str, ObservedGroup], set[str], dict[str, datetime]],
+    fleet: tuple[dict[str, ObservedGroup], set[str], InstanceMemory],
     share: float,
     ok: int,
 ) -> None:
@@ -69,19 +73,19 @@ def test_expiry_is_only_ever_of_long_unregistered_unprotected_instances(
     for e in out.expired:
         group, inst = by_id[e.instance_id]
         assert e.instance_id not in registered and not inst.protected and not inst.leaving
-        assert NOW - memory[e.instance_id] >= timedelta(seconds=900)
+        assert e.instance_id not in memory.registered  # a lost agent is never expired
+        assert NOW - memory.unregistered[e.instance_id] >= timedelta(seconds=900)
         assert e.pool not in out.halted
         assert e.instance_id not in out.unregistered
-    # Remembered: exactly the present, unregistered instances not expired now.
-    waiting = {
-        i.instance_id
-        for g in groups.values()
-        for i in g.instances
-        if not i.leaving and i.instance_id not in registered
-    }
+    present = {i.instance_id for g in groups.values() for i in g.instances if not i.leaving}
+    had = present & (registered | memory.registered)
+    assert out.registered == had  # an agent once had is remembered while the instance lives
+    waiting = present - had
     assert set(out.unregistered) == waiting - {e.instance_id for e in out.expired}
     for iid, since in out.unregistered.items():
-        assert since == memory.get(iid, NOW)  # the first sighting is kept, never moved
+        assert since == memory.unregistered.get(iid, NOW)  # the first sighting never moves
+    for pool, why in out.halted.items():  # only lost agents halt, never booting ones
+        assert out.lost[pool] > ok and "no longer listed by Mesos" in why
     # Decrements never take a group below its min.
     for name, group in groups.items():
         dropped = sum(1 for e in out.expired if e.asg == name and e.decrement)

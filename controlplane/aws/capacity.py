@@ -1,8 +1,8 @@
 """Capacity failure: notice a zone that does not deliver, back it off, take back desired.
 
-Between passes the adapter must remember when it raised a group, which zones are backed
-off and since when each instance has been waiting to register. That memory is
-`CapacityLedger`, a small serialisable record the reconcile pass keeps in the state table.
+Between passes the adapter must remember when it raised a group and which zones are backed
+off. That memory is `CapacityLedger`, a small serialisable record the reconcile pass keeps
+in the state table.
 Functions here are pure: they take `now`.
 """
 
@@ -44,8 +44,6 @@ class CapacityLedger(_Record):
 
     raises: dict[str, PendingRaise] = Field(default_factory=dict)
     backoffs: dict[str, ZoneBackoff] = Field(default_factory=dict)
-    #: Instance id -> first seen in its group without a Mesos agent (controlplane.registration).
-    unregistered: dict[str, UtcTime] = Field(default_factory=dict)
 
     def unavailable_until(self, asg: str, now: datetime) -> datetime | None:
         """The end of the group's back-off, or None when it may scale up now."""
@@ -138,8 +136,7 @@ def assess_delivery(
                     reason=f"zone {group.zone} backed off {pause:.0f}s: {reason}",
                 )
             )
-    kept = CapacityLedger(raises=raises, backoffs=backoffs, unregistered=ledger.unregistered)
-    return kept, takebacks
+    return CapacityLedger(raises=raises, backoffs=backoffs), takebacks
 
 
 def back_off(

@@ -7,6 +7,7 @@
 | `intent#<agent id>` | `body`: DrainIntent JSON |
 | `ledger` | `body`: CapacityLedger JSON |
 | `idle#<n>` | `data` (B): part n of `parts` (N) of zlib-compressed JSON {agent: epoch us} |
+| `inst#<n>` | the same, of {"unregistered": {instance: epoch us}, "registered": [instance]} |
 | `framework` | `value` (S): the Mesos framework id |
 | `floor#<pool>` | `body`: ScheduledFloor JSON; `set_at` (N): epoch seconds (ordering) |
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -27,10 +28,17 @@ from controlplane.aws.capacity import CapacityLedger
 from controlplane.errors import describe
 from controlplane.model import PoolHistory
 from controlplane.state.errors import BadStateError
-from controlplane.state.records import ControlState, DrainIntent, Lease, ScheduledFloor
+from controlplane.state.records import (
+    ControlState,
+    DrainIntent,
+    InstanceMemory,
+    Lease,
+    ScheduledFloor,
+)
 
 Item = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 #: Bytes of compressed idle memory per item (a DynamoDB item holds at most 400 KB).
 IDLE_CHUNK_BYTES = 350_000
 LEASE = "lease"
@@ -39,6 +47,7 @@ FRAMEWORK = "framework"
 HISTORY = "history#"
 INTENT = "intent#"
 IDLE = "idle#"
+INSTANCES = "inst#"
 FLOOR = "floor#"
 #: In the `<cluster>#tasks` partition: one queued or live task of the framework each.
 TASK = "task#"
@@ -76,15 +85,32 @@ def read_lease(item: Item) -> Lease:
         raise BadStateError(f"item lease: unreadable ({error!r})") from None
 
 
-def idle_items(cluster: str, idle: Mapping[str, datetime]) -> list[Item]:
-    """Idle memory as compressed parts; exact to the microsecond."""
-    data = {a: round(t.timestamp() * 1_000_000) for a, t in sorted(idle.items())}
+def _micros(times: Mapping[str, datetime]) -> dict[str, int]:
+    return {a: round(t.timestamp() * 1_000_000) for a, t in sorted(times.items())}
+
+
+def _times(data: Any) -> dict[str, datetime]:
+    return {str(a): datetime.fromtimestamp(int(us) / 1_000_000, UTC) for a, us in data.items()}
+
+
+def blob_items(cluster: str, prefix: str, data: Any) -> list[Item]:
+    """`data` as zlib-compressed JSON cut into numbered parts (an item holds 400 KB)."""
     blob = zlib.compress(json.dumps(data, separators=(",", ":")).encode(), 6)
     parts = [blob[i : i + IDLE_CHUNK_BYTES] for i in range(0, len(blob), IDLE_CHUNK_BYTES)]
     return [
-        {**key(cluster, f"{IDLE}{n}"), "data": {"B": part}, "parts": {"N": str(len(parts))}}
+        {**key(cluster, f"{prefix}{n}"), "data": {"B": part}, "parts": {"N": str(len(parts))}}
         for n, part in enumerate(parts)
     ]
+
+
+def idle_items(cluster: str, idle: Mapping[str, datetime]) -> list[Item]:
+    """Idle memory as compressed parts; exact to the microsecond."""
+    return blob_items(cluster, IDLE, _micros(idle))
+
+
+def instance_items(cluster: str, memory: InstanceMemory) -> list[Item]:
+    data = {"unregistered": _micros(memory.unregistered), "registered": sorted(memory.registered)}
+    return blob_items(cluster, INSTANCES, data)
 
 
 def read_state(items: Iterable[Item]) -> ControlState:
@@ -94,6 +120,7 @@ def read_state(items: Iterable[Item]) -> ControlState:
     ledger = CapacityLedger()
     framework_id: str | None = None
     idle_parts: dict[int, tuple[int, bytes]] = {}
+    inst_parts: dict[int, tuple[int, bytes]] = {}
     floors: dict[str, ScheduledFloor] = {}
     for item in items:
         name = _name(item)
@@ -113,24 +140,42 @@ def read_state(items: Iterable[Item]) -> ControlState:
         elif name.startswith(FLOOR):
             floors[name.removeprefix(FLOOR)] = _body(item, name, ScheduledFloor)
         elif name.startswith(IDLE):
-            idle_parts[_index(name)] = (int(_text(item, name, "parts", "N")), _bytes(item, name))
+            idle_parts[_index(name, IDLE)] = (
+                int(_text(item, name, "parts", "N")),
+                _bytes(item, name),
+            )
+        elif name.startswith(INSTANCES):
+            inst_parts[_index(name, INSTANCES)] = (
+                int(_text(item, name, "parts", "N")),
+                _bytes(item, name),
+            )
         else:
             raise BadStateError(f"item {name}: unknown kind of item")
-    return ControlState(history, intents, ledger, _idle(idle_parts), framework_id, floors)
+    idle: dict[str, datetime] = _blob(IDLE, idle_parts, _times, dict[str, datetime]())
+    instances = _blob(INSTANCES, inst_parts, _memory, InstanceMemory())
+    return ControlState(history, intents, ledger, idle, framework_id, floors, instances)
 
 
-def _idle(parts: dict[int, tuple[int, bytes]]) -> dict[str, datetime]:
+def _memory(data: Any) -> InstanceMemory:
+    return InstanceMemory(
+        unregistered=_times(data["unregistered"]),
+        registered=frozenset(str(i) for i in data["registered"]),
+    )
+
+
+def _blob(
+    prefix: str, parts: dict[int, tuple[int, bytes]], read: Callable[[Any], T], empty: T
+) -> T:
     if not parts:
-        return {}
+        return empty
     counts = {count for count, _ in parts.values()}
     if len(counts) != 1 or sorted(parts) != list(range(counts.pop())):
-        raise BadStateError(f"items idle#*: parts {sorted(parts)} do not make a whole")
+        raise BadStateError(f"items {prefix}*: parts {sorted(parts)} do not make a whole")
     blob = b"".join(parts[i][1] for i in sorted(parts))
     try:
-        data = json.loads(zlib.decompress(blob))
-        return {str(a): datetime.fromtimestamp(int(us) / 1_000_000, UTC) for a, us in data.items()}
-    except (zlib.error, ValueError, TypeError, AttributeError) as error:
-        raise BadStateError(f"items idle#*: unreadable ({error})") from None
+        return read(json.loads(zlib.decompress(blob)))
+    except (zlib.error, ValueError, TypeError, AttributeError, KeyError) as error:
+        raise BadStateError(f"items {prefix}*: unreadable ({error!r})") from None
 
 
 def _name(item: Item) -> str:
@@ -155,11 +200,11 @@ def _bytes(item: Item, name: str) -> bytes:
     return bytes(data)
 
 
-def _index(name: str) -> int:
+def _index(name: str, prefix: str) -> int:
     try:
-        return int(name.removeprefix(IDLE))
+        return int(name.removeprefix(prefix))
     except ValueError:
-        raise BadStateError(f"item {name}: not a numbered idle part") from None
+        raise BadStateError(f"item {name}: not a numbered part") from None
 
 
 def _body(item: Item, name: str, model: type[M]) -> M:

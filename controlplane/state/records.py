@@ -66,6 +66,19 @@ class ScheduledFloor(BaseModel):
 
 
 @dataclass(frozen=True)
+class InstanceMemory:
+    """What the registration deadline remembers of the groups' instances between passes.
+
+    `unregistered`: instance id -> first seen in its group without a Mesos agent.
+    `registered`: present instances that have had an agent (now or before): one of them
+    without an agent now was forgotten by Mesos, not still booting.
+    """
+
+    unregistered: Mapping[str, datetime] = field(default_factory=dict)
+    registered: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class ControlState:
     """Everything stored for one cluster, as one consistent read."""
 
@@ -76,6 +89,7 @@ class ControlState:
     framework_id: str | None = None
     #: pool -> the scheduler's floor (possibly past its `until`).
     floors: dict[str, ScheduledFloor] = field(default_factory=dict)
+    instances: InstanceMemory = field(default_factory=InstanceMemory)
 
     def floors_at(self, now: datetime) -> dict[str, Floor]:
         """The floors in force at `now`, as the planner takes them (source says until when)."""
@@ -98,6 +112,7 @@ class StateChanges:
     delete_intents: Sequence[str] = ()
     ledger: CapacityLedger | None = None
     idle_since: Mapping[str, datetime] | None = None
+    instances: InstanceMemory | None = None
 
     def empty(self) -> bool:
         return not (
@@ -106,4 +121,5 @@ class StateChanges:
             or self.delete_intents
             or self.ledger is not None
             or self.idle_since is not None
+            or self.instances is not None
         )

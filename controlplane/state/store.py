@@ -281,10 +281,14 @@ class StateStore:
         deletes += [f"{it.INTENT}{agent}" for agent in changes.delete_intents]
         if changes.ledger is not None:
             puts.append(it.body_item(self.cluster, it.LEDGER, changes.ledger))
+        blobs = []
         if changes.idle_since is not None:
-            parts = it.idle_items(self.cluster, changes.idle_since)
+            blobs.append((it.IDLE, it.idle_items(self.cluster, changes.idle_since)))
+        if changes.instances is not None:
+            blobs.append((it.INSTANCES, it.instance_items(self.cluster, changes.instances)))
+        for prefix, parts in blobs:
             puts += parts
-            stored = {i["item"]["S"] for i in self._query(it.IDLE)}
+            stored = {i["item"]["S"] for i in self._query(prefix)}
             keep = {p["item"]["S"] for p in parts}
             deletes += sorted(stored - keep)
         self._fenced(lease, now, puts, deletes)

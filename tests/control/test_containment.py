@@ -35,7 +35,7 @@ def test_an_instance_that_never_registers_is_terminated_and_its_zone_backed_off(
     assert loop.desired()[f"batch-{dead}"] == 0
     ledger = loop.parts.store.load().ledger
     assert f"batch-{dead}" in ledger.backoffs  # the zone is backed off
-    assert not ledger.unregistered  # nothing left waiting
+    assert not loop.parts.store.load().instances.unregistered  # nothing left waiting
     # New demand goes to the healthy zones while the dead one is backed off.
     demand.tasks = tasks(2, prefix="u")
     loop.step(1)
@@ -131,3 +131,30 @@ def test_a_raise_is_recorded_even_when_the_pass_fails_later(
     raised = loop.writes("SetDesiredCapacity")
     assert loop.step().outcome == "ok"
     assert loop.writes("SetDesiredCapacity") == raised  # not raised twice
+
+
+def test_agents_lost_by_mesos_halt_the_pools_scale_down(
+    world: SimWorld, clock: VirtualClock
+) -> None:
+    loop = _idle_fleet(
+        world,
+        clock,
+        loop={"interval_s": 30, "lease_ttl_s": 60, "ok_unregistered": 0},
+    )
+    with world.core.lock:
+        hidden = dict(world.core.agents)
+        world.core.agents.clear()  # registered last pass, unlisted now: lost, not booting
+    result = loop.step(61)
+    assert result.outcome == "ok"
+    assert loop.writes("TerminateInstanceInAutoScalingGroup") == 0
+    assert not [a for a in result.actions if a.kind == "expire"]
+    for _ in range(3):  # the halt lasts while they stay lost, past the deadline too
+        loop.step(400)
+    assert loop.writes("TerminateInstanceInAutoScalingGroup") == 0
+    assert sorted(loop.desired().values()) == [1, 1, 1]
+    with world.core.lock:
+        world.core.agents.update(hidden)
+    loop.step(1)  # back: idle from now
+    loop.step(61)  # idle past the grace: drained as usual
+    loop.step(30)
+    assert loop.writes("TerminateInstanceInAutoScalingGroup") == 3
