@@ -62,7 +62,7 @@ class MesosConfig(_Section):
 
     def credentials(self) -> tuple[str, str] | None:
         """(principal, secret) for HTTP basic auth when the secret is given inline, or
-        None (`controlplane.wiring.mesos_credentials` reads `secret_arn`)."""
+        None (`controlplane.control.wiring.mesos_credentials` reads `secret_arn`)."""
         if self.principal is None or self.secret is None:
             return None
         return self.principal, self.secret.get_secret_value()

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controlplane.aws.replies import ObservedGroup, ObservedInstance
-from controlplane.drains import held_instances, quiet, review
+from controlplane.control.drain_decisions import held_instances, quiet, review
 from controlplane.mesos.replies import AgentView, TaskView
 from controlplane.state import DrainIntent
 

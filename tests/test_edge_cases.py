@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from controlplane.planning import plan
-from controlplane.render import plan_json
+from controlplane.formats.plan_text import plan_json
 from tests.builders import agent, pool, run, snapshot, targets, task
 
 

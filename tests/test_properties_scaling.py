@@ -16,7 +16,7 @@ from controlplane.model import (
     Snapshot,
 )
 from controlplane.planning import plan
-from controlplane.render import plan_json
+from controlplane.formats.plan_text import plan_json
 from tests.contract_replay import (
     PROPERTY,
     VARIED,

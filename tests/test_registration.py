@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from controlplane.aws.replies import ObservedGroup, ObservedInstance
-from controlplane.registration import review_registrations
+from controlplane.control.registration import review_registrations
 from controlplane.state.records import InstanceMemory
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

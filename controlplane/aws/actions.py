@@ -20,7 +20,6 @@ from controlplane.aws.errors import AwsError, UnsafeActionError
 from controlplane.aws.observation import AwsObservation
 from controlplane.aws.replies import ObservedGroup
 from controlplane.model import ScaleDown, ScaleUp
-from controlplane.registration import Expired
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +37,27 @@ class ActionResult:
     outcome: Outcome
     detail: str
     instance_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Expired:
+    """An instance past its registration deadline (`controlplane.control.registration`
+    decides which): terminate it."""
+
+    asg: str
+    pool: str
+    zone: str
+    instance_id: str
+    waited_s: float
+    #: Terminate with decrement (False when the group is at min: AWS replaces it).
+    decrement: bool
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"instance {self.instance_id} not registered with Mesos {self.waited_s:.0f}s "
+            "after it was first seen: registration deadline passed"
+        )
 
 
 def _group(observation: AwsObservation, asg: str, pool: str, zone: str) -> ObservedGroup:

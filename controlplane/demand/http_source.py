@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from controlplane.demand.errors import DemandError
 from controlplane.errors import InputError, describe
-from controlplane.loading import parse_json
+from controlplane.formats.snapshot_json import parse_json
 from controlplane.model import Task
 
 _TASKS = TypeAdapter(list[Task])

@@ -15,7 +15,7 @@ from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 
 from controlplane.demand.errors import DemandError
 from controlplane.errors import describe
-from controlplane.loading import parse_json
+from controlplane.formats.snapshot_json import parse_json
 from controlplane.model import Task
 
 #: At most this many tasks in one submission: one DynamoDB transaction stores them all

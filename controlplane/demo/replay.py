@@ -23,7 +23,7 @@ from typing import Any
 
 from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.config import Settings
-from controlplane.daemon import Daemon
+from controlplane.control.daemon import Daemon
 from controlplane.demand.submission import MAX_BATCH
 from controlplane.demo.config import DemoConfig, Variant
 from controlplane.demo.workload import Arrival, Workload

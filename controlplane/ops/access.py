@@ -1,6 +1,6 @@
 """An API's access settings into what serves it: its token source, TLS files and limits.
 
-Kept apart from `controlplane.wiring` because serving needs aiohttp, which the daemon has
+Kept apart from `controlplane.control.wiring` because serving needs aiohttp, which the daemon has
 and the scheduled-scaling Lambda (no server) does not.
 """
 

@@ -25,7 +25,7 @@ from controlplane.demand import DemandSource
 from controlplane.profiles import floors_at
 from controlplane.state.records import ScheduledFloor
 from controlplane.state.store import StateStore
-from controlplane.wiring import Parts, build, utc_now
+from controlplane.control.wiring import Parts, build, utc_now
 from lambdas.scheduled_scaling.events import EventError, parse_event
 
 log = logging.getLogger("controlplane.lambda")

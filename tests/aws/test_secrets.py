@@ -20,7 +20,7 @@ from controlplane.mesos.operator_client import OperatorClient
 from controlplane.mesos.replies import MesosError
 from controlplane.ops.serving import HttpService, TlsFiles
 from controlplane.ops.tokens import SecretTokens, TokenError
-from controlplane.wiring import mesos_credentials
+from controlplane.control.wiring import mesos_credentials
 from tests.api_client import TOKEN
 
 SESSION = boto3.Session(
@@ -146,7 +146,7 @@ def test_an_https_master_is_spoken_to_over_verified_tls(tmp_path: Path) -> None:
 def test_the_framework_driver_refuses_https_masters_rather_than_downgrade(
     tmp_path: Path,
 ) -> None:
-    from controlplane.daemon import Daemon  # noqa: PLC0415 (pymesos: the framework extra)
+    from controlplane.control.daemon import Daemon  # noqa: PLC0415 (pymesos: the framework extra)
     from tests.api_client import token_file  # noqa: PLC0415
 
     settings = Settings.model_validate(

@@ -11,7 +11,7 @@ from controlplane.cli import main
 from controlplane.config import load_settings
 from controlplane.sim.clock import VirtualClock
 from controlplane.sim.world import SimWorld
-from controlplane.wiring import build
+from controlplane.control.wiring import build
 from tests.control.conftest import CLUSTER, ZONES
 
 
@@ -126,7 +126,7 @@ def test_first_hour_init_run_once_and_exit_codes(
     assert main(["run", "--once", "--config", str(config)]) == 0
     capsys.readouterr()
     store = build(load_settings(config), session=world.session).store
-    from controlplane.wiring import utc_now  # noqa: PLC0415
+    from controlplane.control.wiring import utc_now  # noqa: PLC0415
 
     assert store.acquire("a-daemon", utc_now(), 60) is not None
     assert main(["run", "--once", "--config", str(config)]) == 3  # another control plane leads

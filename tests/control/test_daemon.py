@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from controlplane.aws.pool_rules import AdapterSettings, PoolRules
-from controlplane.daemon import Daemon
+from controlplane.control.daemon import Daemon
 from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
 from tests.api_client import shared_token_file
 from tests.api_client import submit as api_submit

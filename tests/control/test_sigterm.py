@@ -13,7 +13,7 @@ from pathlib import Path
 
 from controlplane.config import load_settings
 from controlplane.sim.world import SimWorld
-from controlplane.wiring import build
+from controlplane.control.wiring import build
 from tests.api_client import token_file
 from tests.control.conftest import CLUSTER
 

@@ -14,7 +14,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from controlplane.errors import InputError, describe
 from controlplane.fields import Attributes, Count, Resources
-from controlplane.loading import parse_json
+from controlplane.formats.snapshot_json import parse_json
 from controlplane.model import Strict
 from controlplane.sim.mesos_master.core import DEFAULT_AGENT, MasterCore
 

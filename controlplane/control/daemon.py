@@ -22,6 +22,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 
 from controlplane.config import ConfigError, Settings
+from controlplane.control.reconcile import PassResult
+from controlplane.control.wiring import build, http_demand, utc_now
 from controlplane.demand import DemandSource
 from controlplane.demand.queue import TaskQueue
 from controlplane.demand.server import DemandServer, SubmissionRules
@@ -29,10 +31,8 @@ from controlplane.ops.access import serving, token_source
 from controlplane.ops.health import Health
 from controlplane.ops.http import OpsServer
 from controlplane.ops.metrics import ControlMetrics
-from controlplane.reconcile import PassResult
 from controlplane.state import DynamoFrameworkIdStore, Lease, default_holder
 from controlplane.state.task_journal import TaskJournal
-from controlplane.wiring import build, http_demand, utc_now
 
 if TYPE_CHECKING:
     from controlplane.mesos.framework import MesosFramework

@@ -16,7 +16,7 @@ from controlplane.aws.actions import ActionResult, Outcome, apply_scale_downs
 from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.lifecycle import settle_terminations
 from controlplane.aws.observation import AwsObservation
-from controlplane.drains import HeldInstance, IntentStep
+from controlplane.control.drain_decisions import HeldInstance, IntentStep
 from controlplane.mesos.replies import MesosError
 from controlplane.model import ScaleDown
 from controlplane.state import DrainIntent

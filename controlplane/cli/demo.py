@@ -18,22 +18,6 @@ if TYPE_CHECKING:
 BAR = 30
 
 
-def add_demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    de = sub.add_parser(
-        "demo",
-        help="replay a workload against moto + the Mesos emulator + the real daemon; report",
-    )
-    de.add_argument("--out", type=Path, default=Path("demo-out"), help="report directory")
-    de.add_argument("--hours", type=float, help="virtual hours to replay (default 24)")
-    de.add_argument("--trace", type=Path, help="Alibaba v2017 batch_task.csv or a plain CSV")
-    de.add_argument("--config", type=Path, help="demo TOML (see examples/demo.toml)")
-    de.add_argument("--seed", type=int, help="synthetic workload seed")
-    de.add_argument(
-        "--compare", action="store_true", help="run every policy in `variants` side by side"
-    )
-    de.set_defaults(func=cmd_demo)
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     # Imported here: matplotlib and moto are heavy and only the demo needs them.
     from controlplane.demo import report  # noqa: PLC0415

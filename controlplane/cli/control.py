@@ -21,7 +21,7 @@ from typing import Any
 
 from controlplane.config import ConfigError, Settings, load_settings
 from controlplane.errors import InputError
-from controlplane.render import plan_json, plan_table
+from controlplane.formats.plan_text import plan_json, plan_table
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
@@ -50,8 +50,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    from controlplane.reconcile import StageError  # noqa: PLC0415 (boto3 only when used)
-    from controlplane.wiring import build  # noqa: PLC0415
+    from controlplane.control.reconcile import StageError  # noqa: PLC0415 (boto3 only when used)
+    from controlplane.control.wiring import build  # noqa: PLC0415
 
     parts = build(_settings(args), dry_run=True)
     try:
@@ -74,7 +74,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_LEADS = 0, 1, 2, 3
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from controlplane.wiring import build  # noqa: PLC0415 (boto3 only when used)
+    from controlplane.control.wiring import build  # noqa: PLC0415 (boto3 only when used)
 
     settings = _settings(args)
     store = build(settings, dry_run=True).store
@@ -85,8 +85,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _run_once(settings: Settings, fmt: str) -> int:
+    from controlplane.control.wiring import build, utc_now  # noqa: PLC0415
     from controlplane.state import default_holder  # noqa: PLC0415
-    from controlplane.wiring import build, utc_now  # noqa: PLC0415
 
     parts = build(settings)
     holder = f"once:{default_holder()}"
@@ -118,7 +118,7 @@ def _run_once(settings: Settings, fmt: str) -> int:
 
 
 def _run_daemon(settings: Settings) -> int:
-    from controlplane.daemon import Daemon  # noqa: PLC0415
+    from controlplane.control.daemon import Daemon  # noqa: PLC0415
     from controlplane.ops.logs import configure_logging  # noqa: PLC0415
 
     configure_logging(settings.ops.log_level, json_format=settings.ops.json_logs)
@@ -136,21 +136,3 @@ def _run_daemon(settings: Settings) -> int:
             signal.signal(sig, handler)
         daemon.stop()
     return 0
-
-
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    va = sub.add_parser("validate", help="check a configuration file (and CONTROLPLANE_* env)")
-    va.add_argument("config", help="TOML configuration file")
-    va.set_defaults(func=cmd_validate)
-    it = sub.add_parser("init", help="create the state table if it is missing (idempotent)")
-    it.add_argument("--config", required=True, help="TOML configuration file")
-    it.set_defaults(func=cmd_init)
-    sn = sub.add_parser("snapshot", help="observe Mesos, AWS and demand; print the snapshot")
-    sn.add_argument("--config", required=True, help="TOML configuration file")
-    sn.set_defaults(func=cmd_snapshot)
-    rn = sub.add_parser("run", help="run the control plane (or one pass with --once)")
-    rn.add_argument("--config", required=True, help="TOML configuration file")
-    rn.add_argument("--once", action="store_true", help="one pass, print its plan, exit")
-    rn.add_argument("--dry-run", action="store_true", help="log writes instead of making them")
-    rn.add_argument("--format", choices=["json", "table"], default="table")
-    rn.set_defaults(func=cmd_run)

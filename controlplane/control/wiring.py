@@ -19,13 +19,13 @@ from controlplane.aws.clients import make_clients
 from controlplane.aws.observation import AwsObserver
 from controlplane.aws.secrets import SecretReader
 from controlplane.config import Settings
+from controlplane.control.pass_files import PassRecorder
+from controlplane.control.reconcile import PassMetrics, PassOptions, Reconciler
 from controlplane.demand import DemandSource
 from controlplane.demand.http_source import HttpDemandSource
 from controlplane.demand.queue import TaskQueue
 from controlplane.mesos.operator_client import OperatorClient
 from controlplane.ops.tokens import FileTokens, SecretTokens, TokenSource
-from controlplane.reconcile import PassMetrics, PassOptions, Reconciler
-from controlplane.records import PassRecorder
 from controlplane.state import StateStore
 from controlplane.state.clients import make_dynamodb
 

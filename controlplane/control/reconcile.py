@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
-from controlplane.assemble import Assembly, assemble
 from controlplane.aws.actions import (
     ActionResult,
+    Expired,
     apply_scale_ups,
     apply_takebacks,
     expire_instances,
@@ -32,15 +32,16 @@ from controlplane.aws.lifecycle import waiting_terminations
 from controlplane.aws.observation import AwsObservation, AwsObserver
 from controlplane.aws.pool_rules import AdapterSettings
 from controlplane.aws.replies import ObservedGroup
+from controlplane.control.assemble import Assembly, assemble
+from controlplane.control.drain_calls import DrainActs
+from controlplane.control.drain_decisions import IntentStep, busy, held_instances, review
+from controlplane.control.pass_files import PassRecorder
+from controlplane.control.registration import RegistrationReview, review_registrations
 from controlplane.demand import DemandSource
-from controlplane.drain_acts import DrainActs
-from controlplane.drains import IntentStep, busy, held_instances, review
 from controlplane.mesos.observe import observe_agents
 from controlplane.mesos.replies import AgentView
 from controlplane.model import Plan, Pool, PoolHistory, Snapshot
 from controlplane.planning import plan as make_plan
-from controlplane.records import PassRecorder
-from controlplane.registration import Expired, RegistrationReview, review_registrations
 from controlplane.state import ControlState, Lease, LeaseLostError, StateChanges, StateStore
 
 log = logging.getLogger(__name__)

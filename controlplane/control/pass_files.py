@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from controlplane.aws.actions import ActionResult
+from controlplane.formats.plan_text import plan_json
 from controlplane.model import Plan, Snapshot
-from controlplane.render import plan_json
 
 _SUFFIXES = ("-snapshot.json", "-plan.json", "-actions.json")
 

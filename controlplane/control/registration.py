@@ -21,28 +21,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from controlplane.aws.actions import Expired
 from controlplane.aws.replies import ObservedGroup
 from controlplane.state.records import InstanceMemory
-
-
-@dataclass(frozen=True)
-class Expired:
-    """An instance past its registration deadline: terminate it."""
-
-    asg: str
-    pool: str
-    zone: str
-    instance_id: str
-    waited_s: float
-    #: Terminate with decrement (False when the group is at min: AWS replaces it).
-    decrement: bool
-
-    @property
-    def reason(self) -> str:
-        return (
-            f"instance {self.instance_id} not registered with Mesos {self.waited_s:.0f}s "
-            "after it was first seen: registration deadline passed"
-        )
 
 
 @dataclass(frozen=True)
