@@ -26,7 +26,7 @@ from bench.baseline import ffd_bins, ffd_pass
 from bench.panigrahy import DEFAULT as PANIGRAHY
 from bench.scenarios import fenzo
 from controlplane.planning import plan
-from controlplane.planning.packing import pack
+from controlplane.planning.helpers.packing import pack
 from controlplane.sim.vbp import read_archive, read_optima
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from controlplane.model import Snapshot
-from controlplane.planning.packing import FloatArray, IntArray
+from controlplane.planning.helpers.packing import FloatArray, IntArray
 
 
 def ffd_bins(sizes: FloatArray) -> IntArray:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controlplane.planning.columns import count_columns, flatten, resource_matrix
+from controlplane.planning.helpers.columns import count_columns, flatten, resource_matrix
 
 NAMES = ["cpus", "mem", "disk", "gpus", "ports"]
 amount = st.floats(min_value=0, max_value=1e6, allow_nan=False)

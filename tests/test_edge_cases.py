@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from controlplane.planning import plan
 from controlplane.formats.plan_text import plan_json
+from controlplane.planning import plan
 from tests.builders import agent, pool, run, snapshot, targets, task
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from hypothesis import given
 
+from controlplane.formats.plan_text import plan_json
 from controlplane.model import Snapshot
 from controlplane.planning import placement, plan
 from controlplane.planning.tasks import TaskClass
-from controlplane.formats.plan_text import plan_json
 from tests.contract_replay import PROPERTY, VARIED
 
 _ONE_PER_ROW = TaskClass.one_per_row

@@ -11,8 +11,8 @@ from bench.backlog import backlog
 from bench.baseline import ffd_bins, ffd_pass
 from bench.scenarios import fenzo
 from controlplane.planning import plan
-from controlplane.planning.improve import improve
-from controlplane.planning.packing import (
+from controlplane.planning.helpers.improve import improve
+from controlplane.planning.helpers.packing import (
     FIT_EPS,
     FloatArray,
     IntArray,

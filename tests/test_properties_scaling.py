@@ -9,6 +9,7 @@ from typing import TypeVar
 from hypothesis import given
 from hypothesis import strategies as st
 
+from controlplane.formats.plan_text import plan_json
 from controlplane.model import (
     AttributeConstraint,
     BalancedConstraint,
@@ -16,7 +17,6 @@ from controlplane.model import (
     Snapshot,
 )
 from controlplane.planning import plan
-from controlplane.formats.plan_text import plan_json
 from tests.contract_replay import (
     PROPERTY,
     VARIED,

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controlplane.planning.ranking import best_of
+from controlplane.planning.helpers.ranking import best_of
 
 # Few distinct scores: ties at the k-th score are the case that matters.
 scores = st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1000.5]), min_size=1, max_size=40)

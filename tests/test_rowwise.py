@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from controlplane.planning.rowwise import all_at_least, all_at_most, any_positive, row_min
+from controlplane.planning.helpers.rowwise import all_at_least, all_at_most, any_positive, row_min
 
 values = st.floats(allow_nan=True, allow_infinity=True, width=64)
 matrices = st.integers(0, 5).flatmap(

@@ -23,7 +23,21 @@ from controlplane.model import ScaleDown, ScaleUp
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["done", "dry_run", "skipped", "failed"]
+ActionOutcome = Literal["done", "dry_run", "skipped", "failed"]
+#: Why an action was skipped, for code to branch on (the detail is for people).
+SkipReason = Literal[
+    "not_positive",  # a scale-up of zero
+    "backed_off",  # the zone is backed off
+    "at_max",  # the group is at its max
+    "at_min",  # the group is at its min: it may not shrink
+    "no_instance",  # the agent names no instance
+    "already_leaving",  # the instance is terminating or terminated
+    "not_drained",  # the agent is not (yet) deactivated and empty
+    "group_gone",  # the group no longer exists
+    "delivered",  # nothing to take back
+    "released",  # the lifecycle action was completed already
+    "halted",  # scale-down halted in the pool (controlplane.control.registration)
+]
 #: SetInstanceProtection takes at most this many instance ids per call.
 PROTECT_PER_CALL = 50
 
@@ -34,9 +48,17 @@ class ActionResult:
 
     kind: str
     asg: str
-    outcome: Outcome
+    outcome: ActionOutcome
     detail: str
     instance_id: str | None = None
+    #: Set exactly when `outcome` is `skipped`.
+    skip: SkipReason | None = None
+
+    @classmethod
+    def skipped(
+        cls, kind: str, asg: str, skip: SkipReason, detail: str, instance_id: str | None = None
+    ) -> ActionResult:
+        return cls(kind, asg, "skipped", detail, instance_id, skip)
 
 
 @dataclass(frozen=True)
@@ -112,16 +134,20 @@ def apply_scale_ups(
         current = desired.get(group.name, group.desired)
         blocked = ledger.unavailable_until(group.name, now)
         if action.count <= 0:
-            results.append(ActionResult("scale_up", group.name, "skipped", "count is not positive"))
+            results.append(
+                ActionResult.skipped(
+                    "scale_up", group.name, "not_positive", "count is not positive"
+                )
+            )
             continue
         if blocked is not None:
             detail = f"zone {group.zone} backed off until {blocked.isoformat()}"
-            results.append(ActionResult("scale_up", group.name, "skipped", detail))
+            results.append(ActionResult.skipped("scale_up", group.name, "backed_off", detail))
             continue
         target = min(current + action.count, group.max)
         if target <= current:
             detail = f"at max {group.max} (desired {current})"
-            results.append(ActionResult("scale_up", group.name, "skipped", detail))
+            results.append(ActionResult.skipped("scale_up", group.name, "at_max", detail))
             continue
         clamp = f" (clamped to max {group.max})" if target < current + action.count else ""
         detail = f"desired {current} -> {target}{clamp}: {action.reason}"
@@ -172,8 +198,8 @@ def _terminate_one(
 ) -> ActionResult:
     iid = action.instance_id
     if iid is None:
-        return ActionResult(
-            "scale_down", group.name, "skipped", f"agent {action.agent} has no instance id"
+        return ActionResult.skipped(
+            "scale_down", group.name, "no_instance", f"agent {action.agent} has no instance id"
         )
     instance = group.instance(iid)
     if instance is None:
@@ -182,13 +208,15 @@ def _terminate_one(
         )
     if iid in done or instance.leaving:
         state = "terminated in this pass" if iid in done else instance.lifecycle_state
-        return ActionResult("scale_down", group.name, "skipped", f"already {state}", iid)
+        return ActionResult.skipped(
+            "scale_down", group.name, "already_leaving", f"already {state}", iid
+        )
     if drained.get(iid) is not True:
-        return ActionResult("scale_down", group.name, "skipped", "not drained yet", iid)
+        return ActionResult.skipped("scale_down", group.name, "not_drained", "not drained yet", iid)
     current = desired.get(group.name, group.desired)
     if current - 1 < group.min:
         detail = f"group at min {group.min} (desired {current})"
-        return ActionResult("scale_down", group.name, "skipped", detail, iid)
+        return ActionResult.skipped("scale_down", group.name, "at_min", detail, iid)
     if instance.protected:
         caller.write(
             autoscaling,
@@ -245,7 +273,7 @@ def protect_busy(
             except AwsError as error:
                 results.append(ActionResult("protect", name, "failed", str(error)))
                 continue
-            outcome: Outcome = "dry_run" if reply is None else "done"
+            outcome: ActionOutcome = "dry_run" if reply is None else "done"
             detail = f"protected {len(batch)} busy: {', '.join(batch)}"
             results.append(ActionResult("protect", name, outcome, detail))
     return results
@@ -262,12 +290,14 @@ def apply_takebacks(
     for back in takebacks:
         group = observation.groups.get(back.asg)
         if group is None:
-            results.append(ActionResult("take_back", back.asg, "skipped", "group is gone"))
+            results.append(
+                ActionResult.skipped("take_back", back.asg, "group_gone", "group is gone")
+            )
             continue
         target = max(back.desired, group.min, group.present)
         if target >= group.desired:
             detail = f"desired {group.desired} already delivered or at min"
-            results.append(ActionResult("take_back", back.asg, "skipped", detail))
+            results.append(ActionResult.skipped("take_back", back.asg, "delivered", detail))
             continue
         detail = f"desired {group.desired} -> {target}: {back.reason}"
         results.append(_set_desired(caller, autoscaling, "take_back", back.asg, target, detail))
@@ -295,7 +325,7 @@ def expire_instances(
             results.append(ActionResult("expire", item.asg, "failed", str(error), item.instance_id))
             continue
         how = "with decrement" if item.decrement else "replaced (group at min)"
-        outcome: Outcome = "dry_run" if reply is None else "done"
+        outcome: ActionOutcome = "dry_run" if reply is None else "done"
         detail = f"terminated {how}: {item.reason}; zone {item.zone} backed off"
         results.append(ActionResult("expire", item.asg, outcome, detail, item.instance_id))
     return results

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from controlplane.aws.actions import ActionResult, Outcome
+from controlplane.aws.actions import ActionOutcome, ActionResult
 from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.errors import AwsCallError
 from controlplane.aws.observation import AwsObservation
@@ -66,10 +66,12 @@ def settle_terminations(
                 detail = "still has tasks: termination held (heartbeat)"
         except AwsCallError as error:
             if release and _NO_ACTIVE_ACTION in error.api_message:
-                results.append(ActionResult("lifecycle", asg, "skipped", "already released", iid))
+                results.append(
+                    ActionResult.skipped("lifecycle", asg, "released", "already released", iid)
+                )
                 continue
             results.append(ActionResult("lifecycle", asg, "failed", str(error), iid))
             continue
-        outcome: Outcome = "dry_run" if reply is None else "done"
+        outcome: ActionOutcome = "dry_run" if reply is None else "done"
         results.append(ActionResult("lifecycle", asg, outcome, detail, iid))
     return results

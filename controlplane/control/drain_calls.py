@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from controlplane.aws.actions import ActionResult, Outcome, apply_scale_downs
+from controlplane.aws.actions import ActionOutcome, ActionResult, apply_scale_downs
 from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.lifecycle import settle_terminations
 from controlplane.aws.observation import AwsObservation
@@ -89,10 +89,9 @@ class DrainActs:
         results = apply_scale_downs(self.caller, self.autoscaling, actions, self.aws, drained)
         for step, result in zip(steps, results, strict=True):
             self.results.append(result)
-            gone = result.outcome == "skipped" and result.detail.startswith("already")
-            if result.outcome == "done" or gone:
+            if result.outcome == "done" or result.skip == "already_leaving":
                 self._put(step.intent, "terminating", now)
-            elif result.outcome == "skipped" and "at min" in result.detail:
+            elif result.skip == "at_min":
                 # The group may not shrink (its min was raised): give the agent back.
                 self._reactivate(step.intent, result.detail)
 
@@ -115,8 +114,8 @@ class DrainActs:
                 continue
             if action.instance_id is None:
                 self.results.append(
-                    ActionResult(
-                        "drain", action.asg, "skipped", f"agent {action.agent}: no instance id"
+                    ActionResult.skipped(
+                        "drain", action.asg, "no_instance", f"agent {action.agent}: no instance id"
                     )
                 )
                 continue
@@ -187,7 +186,7 @@ class DrainActs:
         )
 
     def _note(self, kind: str, intent: DrainIntent, detail: str) -> None:
-        outcome: Outcome = "dry_run" if self.dry_run else "done"
+        outcome: ActionOutcome = "dry_run" if self.dry_run else "done"
         self.results.append(
             ActionResult(kind, intent.asg or "-", outcome, detail, intent.instance_id)
         )

@@ -105,7 +105,7 @@ class Observed:
         return self.assembly.snapshot
 
 
-Outcome = Literal["ok", "lost_lease", "abandoned", "failed"]
+PassOutcome = Literal["ok", "lost_lease", "abandoned", "failed"]
 
 
 class PassAbandonedError(Exception):
@@ -114,7 +114,7 @@ class PassAbandonedError(Exception):
 
 @dataclass
 class PassResult:
-    outcome: Outcome
+    outcome: PassOutcome
     stage: str = "done"
     error: str | None = None
     snapshot: Snapshot | None = None
@@ -317,7 +317,7 @@ class Reconciler:
             log.warning("pool %s: scale-down halted: %s", pool, why)
         scale_down = [d for d in plan.scale_down if d.pool not in halted]
         out += [
-            ActionResult("drain", d.asg, "skipped", f"agent {d.agent}: {halted[d.pool]}")
+            ActionResult.skipped("drain", d.asg, "halted", f"agent {d.agent}: {halted[d.pool]}")
             for d in plan.scale_down
             if d.pool in halted
         ]

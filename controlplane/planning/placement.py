@@ -13,21 +13,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from controlplane.model import Placement, Snapshot, Task, Unplaced
-from controlplane.planning.balanced import balanced_picks
-from controlplane.planning.constraints import (
+from controlplane.planning.growth import PoolGrowth
+from controlplane.planning.helpers.balanced import balanced_picks
+from controlplane.planning.helpers.commits import Commits
+from controlplane.planning.helpers.constraints import (
     RowFilter,
     balanced_allowed,
     job_counts_by_value,
     reachable_codes,
     soft_score,
 )
-from controlplane.planning.explain import cannot_place
-from controlplane.planning.fitness import RowFitness
-from controlplane.planning.growth import PoolGrowth
-from controlplane.planning.ledger import Ledger
-from controlplane.planning.packing import pack
-from controlplane.planning.ranking import best_of
-from controlplane.planning.rowwise import row_min
+from controlplane.planning.helpers.explain import cannot_place
+from controlplane.planning.helpers.fitness import RowFitness
+from controlplane.planning.helpers.packing import pack
+from controlplane.planning.helpers.ranking import best_of
+from controlplane.planning.helpers.rowwise import row_min
 from controlplane.planning.table import (
     EPS,
     HYPOTHETICAL,
@@ -54,7 +54,7 @@ class Placer:
     unplaced: list[Unplaced] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._ledger = Ledger(self.table, self.growth, self.placements)
+        self._commits = Commits(self.table, self.growth, self.placements)
         self._fitness = RowFitness(self.table, self.weights, self.sign)
         self._pool_index = {p.name: i for i, p in enumerate(self.snapshot.pools)}
         self._rows = RowFilter(self.table, self.growth)
@@ -121,7 +121,7 @@ class Placer:
                     return []
                 row, why = opened, "no registered agent or launching instance may take it"
             take = self._batch_size(cls, row, len(queue))
-            self._ledger.commit(cls, queue[:take], row, why)
+            self._commits.commit(cls, queue[:take], row, why)
             del queue[:take]
             full = full and (cls.one_per_row or self._room(cls, row, 1) == 0)
         return []
@@ -180,7 +180,7 @@ class Placer:
                 f"lower bound {result.lower_bound})"
             )
             whys.append(why)
-        self._ledger.commit_packed(items, members[: len(rows)], rows, whys)
+        self._commits.commit_packed(items, members[: len(rows)], rows, whys)
         for cls, tasks in left.values():
             self.place(cls, tasks)
 
@@ -264,7 +264,7 @@ class Placer:
             row = int(rows[k])
             take = min(int(room[rank]), len(queue) - placed)
             why = self._why(cls, row, fit[k], soft[k], f"rank {rank + 1} of {rows.size} candidates")
-            self._ledger.commit(cls, queue[placed : placed + take], row, why)
+            self._commits.commit(cls, queue[placed : placed + take], row, why)
             placed += take
         return queue[placed:], placed < len(queue)
 
@@ -305,7 +305,7 @@ class Placer:
             row = int(rows[pos])
             fit = float(scores(np.array([pos]))[1][0])
             why = self._why(cls, row, fit, soft[pos], f"best of {candidates} candidates")
-            self._ledger.commit(cls, queue[placed : placed + 1], row, why)
+            self._commits.commit(cls, queue[placed : placed + 1], row, why)
             placed += 1
         return queue[placed:]
 

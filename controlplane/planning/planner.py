@@ -14,15 +14,15 @@ import numpy as np
 
 from controlplane.model import Plan, ScaleUp, Snapshot, Summary
 from controlplane.planning.bounds import lower_bound
-from controlplane.planning.fitness import pool_weights
 from controlplane.planning.floor import FloorOutcome, floor_phase, floor_text
 from controlplane.planning.growth import PoolGrowth, growth_state
+from controlplane.planning.helpers.fitness import pool_weights
+from controlplane.planning.helpers.rowwise import any_positive
 from controlplane.planning.idle import IdleOutcome, idle_phase
 from controlplane.planning.placement import Placer
-from controlplane.planning.rowwise import any_positive
 from controlplane.planning.table import (
     CandidateTable,
-    agent_view,
+    agent_columns,
     build_table,
     dimension_names,
 )
@@ -52,7 +52,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def _plan(snapshot: Snapshot) -> Plan:
     # Pools in name order: the plan must not depend on the order the snapshot lists them.
     snapshot = snapshot.model_copy(update={"pools": sorted(snapshot.pools, key=lambda p: p.name)})
-    view = agent_view(snapshot)
+    view = agent_columns(snapshot)
     dims = {name: i for i, name in enumerate(dimension_names(snapshot, view))}
     classes = task_classes(snapshot, dims)
     attributes = {name for c in classes for name, _ in (*c.hard_attrs, *c.soft_attrs)}

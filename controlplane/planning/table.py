@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from controlplane.model import KNOWN_RESOURCES, Agent, Pool, Snapshot
-from controlplane.planning.columns import Flat, count_columns, flatten, resource_matrix
-from controlplane.planning.rowwise import any_positive
+from controlplane.planning.helpers.columns import Flat, count_columns, flatten, resource_matrix
+from controlplane.planning.helpers.rowwise import any_positive
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -32,7 +32,7 @@ HYPOTHETICAL = 0  # a launching or new instance
 
 
 @dataclass(frozen=True)
-class AgentView:
+class AgentColumns:
     """The registered agents sorted by id, their resource mappings flattened once per pass
     (both the dimension names and the table's columns come from them)."""
 
@@ -41,16 +41,16 @@ class AgentView:
     used: Flat
 
 
-def agent_view(snapshot: Snapshot) -> AgentView:
+def agent_columns(snapshot: Snapshot) -> AgentColumns:
     agents = sorted_agents(snapshot)
-    return AgentView(
+    return AgentColumns(
         agents,
         flatten(list(map(attrgetter("total"), agents))),
         flatten(list(map(attrgetter("used"), agents))),
     )
 
 
-def dimension_names(snapshot: Snapshot, view: AgentView) -> tuple[str, ...]:
+def dimension_names(snapshot: Snapshot, view: AgentColumns) -> tuple[str, ...]:
     """Resource names in a fixed order: the well-known ones, then the rest sorted."""
     seen = set(chain.from_iterable(map(attrgetter("capacity"), snapshot.pools)))
     seen.update(view.total.keys)
@@ -277,7 +277,7 @@ def sorted_agents(snapshot: Snapshot) -> list[Agent]:
 
 def build_table(
     snapshot: Snapshot,
-    view: AgentView,
+    view: AgentColumns,
     dims: dict[str, int],
     attributes: Iterable[str],
     jobs: Iterable[str],

@@ -21,7 +21,7 @@ from controlplane.model import (
     Task,
     UniqueHostConstraint,
 )
-from controlplane.planning.columns import flatten, resource_matrix
+from controlplane.planning.helpers.columns import flatten, resource_matrix
 from controlplane.planning.table import FloatArray, vector
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -21,11 +21,11 @@ from typing import Any
 import boto3
 
 from controlplane.config import Settings, load_settings
+from controlplane.control.wiring import Parts, build, utc_now
 from controlplane.demand import DemandSource
 from controlplane.profiles import floors_at
 from controlplane.state.records import ScheduledFloor
 from controlplane.state.store import StateStore
-from controlplane.control.wiring import Parts, build, utc_now
 from lambdas.scheduled_scaling.events import EventError, parse_event
 
 log = logging.getLogger("controlplane.lambda")

@@ -16,11 +16,11 @@ from moto.server import ThreadedMotoServer
 from controlplane.aws.calls import AwsCaller
 from controlplane.aws.secrets import SecretReader
 from controlplane.config import ConfigError, Settings, load_settings
+from controlplane.control.wiring import mesos_credentials
 from controlplane.mesos.operator_client import OperatorClient
 from controlplane.mesos.replies import MesosError
 from controlplane.ops.serving import HttpService, TlsFiles
 from controlplane.ops.tokens import SecretTokens, TokenError
-from controlplane.control.wiring import mesos_credentials
 from tests.api_client import TOKEN
 
 SESSION = boto3.Session(

@@ -14,12 +14,12 @@ import pytest
 
 from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.config import Settings
-from controlplane.model import Task
 from controlplane.control.reconcile import PassResult
+from controlplane.control.wiring import Parts, build
+from controlplane.model import Task
 from controlplane.sim.clock import VirtualClock, utc
 from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
 from controlplane.state import Lease
-from controlplane.control.wiring import Parts, build
 from tests.api_client import shared_token_file
 
 CLUSTER = "e2e"

@@ -9,9 +9,9 @@ import pytest
 
 from controlplane.cli import main
 from controlplane.config import load_settings
+from controlplane.control.wiring import build
 from controlplane.sim.clock import VirtualClock
 from controlplane.sim.world import SimWorld
-from controlplane.control.wiring import build
 from tests.control.conftest import CLUSTER, ZONES
 
 

@@ -18,8 +18,8 @@ import pytest
 
 from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.config import load_settings
-from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
 from controlplane.control.wiring import build
+from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
 from tests.api_client import call, submit, token_file
 from tests.control.conftest import CLUSTER, ZONES
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from controlplane.config import load_settings
-from controlplane.sim.world import SimWorld
 from controlplane.control.wiring import build
+from controlplane.sim.world import SimWorld
 from tests.api_client import token_file
 from tests.control.conftest import CLUSTER
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from controlplane.planning.ranking import best_of
+from controlplane.planning.helpers.ranking import best_of
 from controlplane.planning.table import FloatArray, IntArray
 
 

@@ -25,7 +25,7 @@ _new_instance = NewInstance.model_construct
 
 
 @dataclass
-class Ledger:
+class Commits:
     table: CandidateTable
     growth: list[PoolGrowth]
     placements: list[Placement]

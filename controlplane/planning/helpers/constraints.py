@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from controlplane.planning.growth import PoolGrowth
-from controlplane.planning.rowwise import all_at_least
+from controlplane.planning.helpers.rowwise import all_at_least
 from controlplane.planning.table import (
     EPS,
     BoolArray,

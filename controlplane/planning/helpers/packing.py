@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from controlplane.planning.improve import improve
-from controlplane.planning.rowwise import all_at_least, all_at_most, row_min
+from controlplane.planning.helpers.improve import improve
+from controlplane.planning.helpers.rowwise import all_at_least, all_at_most, row_min
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
