@@ -9,12 +9,13 @@ from hypothesis import given
 
 from controlplane.formats.plan_text import plan_json
 from controlplane.model import Snapshot
-from controlplane.planning import placement, plan
+from controlplane.planning import plan
+from controlplane.planning.placement import placer
 from controlplane.planning.tasks import TaskClass
 from tests.contract_replay import PROPERTY, VARIED
 
 _ONE_PER_ROW = TaskClass.one_per_row
-_REPLAYABLE = placement._replayable
+_REPLAYABLE = placer._replayable
 
 
 def _decisions(snapshot: Snapshot) -> dict[str, Any]:
@@ -43,9 +44,9 @@ def test_one_per_row_fill_equals_one_task_at_a_time(snapshot: Snapshot) -> None:
 def test_balanced_replay_equals_one_task_at_a_time(snapshot: Snapshot) -> None:
     """Classes balanced over one attribute, ranked once and replayed over per-value heaps."""
     fast = _decisions(snapshot)
-    placement._replayable = lambda cls: False
+    placer._replayable = lambda cls: False
     try:
         slow = _decisions(snapshot)
     finally:
-        placement._replayable = _REPLAYABLE
+        placer._replayable = _REPLAYABLE
     assert fast == slow
