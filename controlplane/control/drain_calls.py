@@ -12,10 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from controlplane.aws.actions import ActionOutcome, ActionResult, apply_scale_downs
-from controlplane.aws.calls import AwsCaller, BotoClient
-from controlplane.aws.lifecycle import settle_terminations
-from controlplane.aws.observation import AwsObservation
+from controlplane.aws.actions import ActionOutcome, ActionResult
+from controlplane.aws.fleet_writes import FleetWriter
 from controlplane.control.drain_decisions import HeldInstance, IntentStep
 from controlplane.mesos.replies import MesosError
 from controlplane.model import ScaleDown
@@ -36,19 +34,15 @@ class DrainActs:
 
     def __init__(
         self,
-        caller: AwsCaller,
-        autoscaling: BotoClient,
+        writer: FleetWriter,
         mesos: MesosAgentCalls,
-        aws: AwsObservation,
         *,
         token: int,
         dry_run: bool,
         guard: Callable[[], None],
     ) -> None:
-        self.caller = caller
-        self.autoscaling = autoscaling
+        self.writer = writer
         self.mesos = mesos
-        self.aws = aws
         self.token = token
         self.dry_run = dry_run
         self.guard = guard
@@ -86,7 +80,7 @@ class DrainActs:
         actions = [_scale_down(s.intent) for s in steps]
         drained = {a.instance_id: True for a in actions if a.instance_id is not None}
         self.guard()
-        results = apply_scale_downs(self.caller, self.autoscaling, actions, self.aws, drained)
+        results = self.writer.scale_down(actions, drained)
         for step, result in zip(steps, results, strict=True):
             self.results.append(result)
             if result.outcome == "done" or result.skip == "already_leaving":
@@ -143,7 +137,7 @@ class DrainActs:
 
     # ---- lifecycle hook -----------------------------------------------------------------
 
-    def settle_held(self, held: Sequence[HeldInstance], hook: str) -> None:
+    def settle_held(self, held: Sequence[HeldInstance]) -> None:
         """Deactivate held instances' agents; release (CONTINUE) the drained ones."""
         for item in held:
             if item.deactivate and item.agent is not None:
@@ -153,7 +147,7 @@ class DrainActs:
             return
         self.guard()
         drained = {h.instance_id: h.drained for h in held}
-        self.results += settle_terminations(self.caller, self.autoscaling, self.aws, drained, hook)
+        self.results += self.writer.settle_held(drained)
 
     # ---- plumbing -----------------------------------------------------------------------
 

@@ -14,35 +14,28 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
-from controlplane.aws.actions import (
-    ActionResult,
-    Expired,
-    apply_scale_ups,
-    apply_takebacks,
-    expire_instances,
-    protect_busy,
-)
+from controlplane.aws.actions import ActionResult, Expired
 from controlplane.aws.calls import AwsCaller, BotoClient
-from controlplane.aws.capacity import CapacityLedger, Takeback, assess_delivery, back_off
-from controlplane.aws.lifecycle import waiting_terminations
-from controlplane.aws.observation import AwsObservation, AwsObserver
+from controlplane.aws.capacity import CapacityLedger, assess_delivery, back_off
+from controlplane.aws.fleet_writes import FleetWriter
+from controlplane.aws.observation import AwsObserver
 from controlplane.aws.pool_rules import AdapterSettings
 from controlplane.aws.replies import ObservedGroup
-from controlplane.control.assemble import Assembly, assemble
-from controlplane.control.drain_calls import DrainActs
-from controlplane.control.drain_decisions import IntentStep, busy, held_instances, review
+from controlplane.control.acting import PassActs
+from controlplane.control.assemble import assemble
+from controlplane.control.observed import Observed
 from controlplane.control.pass_files import PassRecorder
-from controlplane.control.registration import RegistrationReview, review_registrations
+from controlplane.control.registration import review_registrations
 from controlplane.demand import DemandSource
 from controlplane.mesos.observe import observe_agents
 from controlplane.mesos.replies import AgentView
-from controlplane.model import Plan, Pool, PoolHistory, Snapshot
+from controlplane.model import Plan, Pool, Snapshot
 from controlplane.planning import plan as make_plan
-from controlplane.state import ControlState, Lease, LeaseLostError, StateChanges, StateStore
+from controlplane.state import Lease, LeaseLostError, StateStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,25 +79,6 @@ class PassOptions:
     ok_unregistered: int = 3
 
 
-@dataclass(frozen=True)
-class Observed:
-    """One full reading of the world and the state, before any decision."""
-
-    now: datetime
-    state: ControlState
-    views: list[AgentView]
-    aws: AwsObservation
-    ledger: CapacityLedger
-    takebacks: list[Takeback]
-    assembly: Assembly
-    idle_since: dict[str, datetime]
-    registrations: RegistrationReview
-
-    @property
-    def snapshot(self) -> Snapshot:
-        return self.assembly.snapshot
-
-
 PassOutcome = Literal["ok", "lost_lease", "abandoned", "failed"]
 
 
@@ -133,16 +107,23 @@ class StageError(Exception):
         self.cause = cause
 
 
+@dataclass(frozen=True)
+class AwsAccess:
+    """The AWS side of a pass: how to call, whom to ask, what to observe, with which rules."""
+
+    caller: AwsCaller
+    autoscaling: BotoClient
+    observer: AwsObserver
+    settings: AdapterSettings
+
+
 class Reconciler:
     """Joins the adapters, the planner and the state store into one pass."""
 
     def __init__(
         self,
         *,
-        caller: AwsCaller,
-        autoscaling: BotoClient,
-        observer: AwsObserver,
-        adapter: AdapterSettings,
+        aws: AwsAccess,
         mesos: MesosOperator,
         demand: DemandSource,
         store: StateStore,
@@ -151,10 +132,7 @@ class Reconciler:
         recorder: PassRecorder | None = None,
         metrics: PassMetrics | None = None,
     ) -> None:
-        self.caller = caller
-        self.autoscaling = autoscaling
-        self.observer = observer
-        self.adapter = adapter
+        self.aws = aws
         self.mesos = mesos
         self.demand = demand
         self.store = store
@@ -171,9 +149,10 @@ class Reconciler:
         now = self.clock()
         state = _staged("load_state", self.store.load)
         views = _staged("observe_mesos", self.mesos.agents)
-        aws = _staged("observe_aws", lambda: self.observer.observe(state.ledger, now))
-        failures = _staged("observe_aws", lambda: self.observer.scaling_failures(state.ledger))
-        ledger, takebacks = assess_delivery(state.ledger, aws.groups, failures, self.adapter, now)
+        observer, settings = self.aws.observer, self.aws.settings
+        aws = _staged("observe_aws", lambda: observer.observe(state.ledger, now))
+        failures = _staged("observe_aws", lambda: observer.scaling_failures(state.ledger))
+        ledger, takebacks = assess_delivery(state.ledger, aws.groups, failures, settings, now)
         pending = _staged("observe_demand", self.demand.pending)
         mesos = _staged("observe_mesos", lambda: observe_agents(views, now, state.idle_since))
         for agent_id, why in sorted(mesos.skipped.items()):
@@ -189,7 +168,7 @@ class Reconciler:
             ok_unregistered=opts.ok_unregistered,
         )
         for expired in registrations.expired:
-            ledger = back_off(ledger, expired.asg, expired.reason, self.adapter, now)
+            ledger = back_off(ledger, expired.asg, expired.reason, settings, now)
         pools = _without_expired(aws.pools, registrations.expired, ledger, now)
         assembly = _staged(
             "snapshot",
@@ -282,121 +261,33 @@ class Reconciler:
             )
 
     def _act(self, lease: Lease, seen: Observed, plan: Plan) -> tuple[list[ActionResult], int]:
-        """Act on the plan; returns what was done and how many drains remain in progress."""
+        """Act on the plan, step by step (`acting.py`); what was done and the drains left."""
         opts = self.options
-
-        def guard() -> None:
-            self._guard(lease)
-
-        out: list[ActionResult] = []
-        guard()
-        out += apply_takebacks(self.caller, self.autoscaling, seen.takebacks, seen.aws)
-        guard()
-        out += expire_instances(self.caller, self.autoscaling, seen.registrations.expired)
-        guard()
-        out += protect_busy(self.caller, self.autoscaling, seen.aws, _busy_instances(seen.views))
-        guard()
-        ups, ledger = apply_scale_ups(
-            self.caller, self.autoscaling, plan.scale_up, seen.aws, seen.ledger, seen.now
+        writer = FleetWriter(
+            self.aws.caller, self.aws.autoscaling, seen.aws, self.aws.settings.termination_hook
         )
-        out += ups
-        history = dict(seen.snapshot.history)
-        pool_of = {g.name: g.pool for g in seen.aws.groups.values()}
-        for up in ups:
-            if up.outcome == "done":
-                _stamp(history, pool_of[up.asg], seen.now, up=True)
-        wrote = any(r.outcome == "done" for r in out)
-        if wrote and ledger != seen.state.ledger and not opts.dry_run:
-            # Raises and expiries are recorded now, before anything later can fail the pass.
-            guard()
-            early = StateChanges(history=_changed(history, seen.state), ledger=ledger)
-            _staged("record", lambda: self.store.commit(lease, self.clock(), early))
-            seen = _with_state(seen, history, ledger)
-        halted = seen.registrations.halted
-        for pool, why in sorted(halted.items()):
-            log.warning("pool %s: scale-down halted: %s", pool, why)
-        scale_down = [d for d in plan.scale_down if d.pool not in halted]
-        out += [
-            ActionResult.skipped("drain", d.asg, "halted", f"agent {d.agent}: {halted[d.pool]}")
-            for d in plan.scale_down
-            if d.pool in halted
-        ]
-
-        acts = DrainActs(
-            self.caller,
-            self.autoscaling,
+        acts = PassActs(
+            lease,
+            seen,
+            plan,
+            writer,
             self.mesos,
-            seen.aws,
-            token=lease.token,
+            self.store,
+            guard=lambda: self._guard(lease),
+            record=lambda write: _staged("record", write),
+            clock=self.clock,
             dry_run=opts.dry_run,
-            guard=guard,
-        )
-        # Stored intents move one step; then the plan's new drains start.
-        steps = review(
-            seen.state.intents,
-            {v.id: v for v in seen.views},
-            seen.aws.groups,
-            seen.now,
             settle_s=opts.drain_settle_s,
             forget_after_s=opts.forget_terminated_after_s,
         )
-        acts.follow([s for s in steps if not _halted_step(s, halted)], seen.now)
-        fresh = acts.start(scale_down, seen.state.intents, seen.now)
-        if fresh and not opts.dry_run:
-            for pool in sorted({i.pool for i in fresh}):
-                _stamp(history, pool, seen.now, up=False)
-            # Stored before Mesos is asked: a crash after the call still leaves the record,
-            # and the next pass resumes from it.
-            guard()
-            changes = StateChanges(put_intents=fresh, history=_changed(history, seen.state))
-            _staged("record", lambda: self.store.commit(lease, self.clock(), changes))
-            seen = _with_state(seen, history, seen.state.ledger)
-        acts.deactivate_new(fresh, seen.now)
-        by_instance = {
-            str(v.attributes["instance_id"]): v for v in seen.views if "instance_id" in v.attributes
-        }
-        acts.settle_held(
-            held_instances(waiting_terminations(seen.aws), by_instance),
-            self.adapter.termination_hook,
-        )
-        out += acts.results
-        memory = seen.registrations.memory
-        remaining = set(seen.state.intents) - acts.deletes
-        if not opts.dry_run:
-            remaining |= {i.agent_id for i in fresh}
-            final = StateChanges(
-                history=_changed(history, seen.state),
-                put_intents=[v for k, v in sorted(acts.puts.items()) if k not in acts.deletes],
-                delete_intents=sorted(acts.deletes),
-                ledger=ledger if ledger != seen.state.ledger else None,
-                idle_since=seen.idle_since if seen.idle_since != seen.state.idle_since else None,
-                instances=memory if memory != seen.state.instances else None,
-            )
-            if not final.empty():
-                guard()
-                _staged("record", lambda: self.store.commit(lease, self.clock(), final))
+        acts.fleet()
+        acts.record_fleet()
+        drains, fresh = acts.drains()
+        acts.held(drains)
+        remaining = acts.record_rest(drains, fresh)
         if self.recorder is not None:
-            self.recorder.record(seen.now, seen.snapshot, plan, out)
-        return out, len(remaining)
-
-
-def _busy_instances(views: list[AgentView]) -> set[str]:
-    return {
-        str(v.attributes["instance_id"]) for v in views if busy(v) and "instance_id" in v.attributes
-    }
-
-
-def _with_state(
-    seen: Observed, history: dict[str, PoolHistory], ledger: CapacityLedger
-) -> Observed:
-    """`seen` as if `history` and `ledger` had been loaded (they have just been stored)."""
-    state = replace(seen.state, history=dict(history), ledger=ledger)
-    return replace(seen, state=state)
-
-
-def _halted_step(step: IntentStep, halted: Mapping[str, str]) -> bool:
-    """A termination in a pool whose scale-down is halted waits for a sounder picture."""
-    return step.kind == "terminate" and step.intent.pool in halted
+            self.recorder.record(seen.now, seen.snapshot, plan, acts.results)
+        return acts.results, remaining
 
 
 def _without_expired(
@@ -432,13 +323,3 @@ def _staged(stage: str, fn: Callable[[], T]) -> T:
         raise
     except Exception as error:
         raise StageError(stage, error) from error
-
-
-def _stamp(history: dict[str, PoolHistory], pool: str, now: datetime, *, up: bool) -> None:
-    old = history.get(pool, PoolHistory())
-    key = "last_scale_up" if up else "last_scale_down"
-    history[pool] = old.model_copy(update={key: now})
-
-
-def _changed(history: dict[str, PoolHistory], state: ControlState) -> dict[str, PoolHistory]:
-    return {k: v for k, v in history.items() if state.history.get(k) != v}

@@ -20,7 +20,7 @@ from controlplane.aws.observation import AwsObserver
 from controlplane.aws.secrets import SecretReader
 from controlplane.config import Settings
 from controlplane.control.pass_files import PassRecorder
-from controlplane.control.reconcile import PassMetrics, PassOptions, Reconciler
+from controlplane.control.reconcile import AwsAccess, PassMetrics, PassOptions, Reconciler
 from controlplane.demand import DemandSource
 from controlplane.demand.http_source import HttpDemandSource
 from controlplane.demand.queue import TaskQueue
@@ -124,10 +124,7 @@ def build(
         ok_unregistered=settings.loop.ok_unregistered,
     )
     reconciler = Reconciler(
-        caller=caller,
-        autoscaling=autoscaling,
-        observer=observer,
-        adapter=adapter,
+        aws=AwsAccess(caller, autoscaling, observer, adapter),
         mesos=operator,
         demand=demand if demand is not None else default_demand(settings),
         store=store,

@@ -127,26 +127,60 @@ def _drain_excess(
     if cooldown is not None:
         out.holds.append(Hold(pool=pool.name, reason=f"{head}; {cooldown}"))
         return
-    by_zone: dict[str, list[Agent]] = {}
-    young = unknown = unmanaged = marked = 0
+    candidates = _candidates(snapshot, pool, idle_agents)
+    cap = _drain_cap(pool, pool_size(g))
+    removed = _pick(snapshot, g, candidates, min(excess, cap), head, out)
+    if removed < excess:
+        why = _why_short(g, candidates, idle - len(idle_agents), removed, cap)
+        out.holds.append(
+            Hold(
+                pool=pool.name,
+                reason=f"{head}; drained {removed} of {excess}: {'; '.join(why) or 'no candidate'}",
+            )
+        )
+
+
+@dataclass
+class _Candidates:
+    """A pool's idle agents: the drainable ones by zone (longest idle first), and counts
+    of those that are not drainable and why."""
+
+    by_zone: dict[str, list[Agent]] = field(default_factory=dict)
+    young: int = 0
+    unknown: int = 0
+    unmanaged: int = 0
+    marked: int = 0
+    grace_s: float = 0.0
+
+
+def _candidates(snapshot: Snapshot, pool: Pool, idle_agents: list[Agent]) -> _Candidates:
+    c = _Candidates(grace_s=pool.idle_grace_s)
     for agent in idle_agents:
         idle_s = _idle_for(snapshot, agent)
         if agent.do_not_disrupt:
-            marked += 1
+            c.marked += 1
         elif agent.asg is None:
-            unmanaged += 1
+            c.unmanaged += 1
         elif idle_s is None:
-            unknown += 1
+            c.unknown += 1
         elif idle_s < pool.idle_grace_s:
-            young += 1
+            c.young += 1
         else:
-            by_zone.setdefault(agent.zone, []).append(agent)
-    for agents in by_zone.values():
+            c.by_zone.setdefault(agent.zone, []).append(agent)
+    for agents in c.by_zone.values():
         agents.sort(key=lambda a: (a.idle_since or snapshot.now, a.id))
+    return c
+
+
+def _pick(
+    snapshot: Snapshot, g: PoolGrowth, c: _Candidates, wanted: int, head: str, out: IdleOutcome
+) -> int:
+    """Drain up to `wanted` agents, the largest zone first; how many were drained."""
+    pool = g.pool
+    by_zone = c.by_zone
     removed = 0
     floor = pool.floor.instances if pool.floor is not None else 0
-    cap = _drain_cap(pool, pool_size(g))
-    while removed < min(excess, cap) and pool_size(g) > floor:
+    while removed < wanted and pool_size(g) > floor:
         zones = [
             z
             for z, agents in by_zone.items()
@@ -178,36 +212,36 @@ def _drain_excess(
         )
         state.removed += 1
         removed += 1
-    if removed < excess:
-        why = []
-        if young:
-            why.append(f"{young} idle less than {num(pool.idle_grace_s)}s")
-        if unknown:
-            why.append(f"{unknown} with no idle_since")
-        launching = idle - len(idle_agents)
-        if launching:
-            why.append(f"{launching} launching, drainable once registered")
-        if unmanaged:
-            why.append(f"{unmanaged} in no group")
-        if marked:
-            why.append(f"{marked} marked do-not-disrupt")
-        if removed == cap:
-            why.append(_cap_text(pool, pool_size(g) + removed, cap))
-        if pool.floor is not None and pool_size(g) <= floor:
-            why.append(f"{floor_text(g)} keeps the pool at {pool_size(g)}")
-        left = sorted(z for z, a in by_zone.items() if a)
-        for z in (z for z in left if g.groups[z].shrinking):
-            state = g.groups[z]
-            why.append(
-                f"group {state.group.asg} in {z} is already shrinking ({state.registered} "
-                f"registered, desired {state.group.desired}): no drain until they agree"
-            )
-        at_min = [z for z in left if not g.groups[z].shrinking]
-        if at_min:
-            why.append(f"groups at min in {', '.join(at_min)}")
-        out.holds.append(
-            Hold(
-                pool=pool.name,
-                reason=f"{head}; drained {removed} of {excess}: {'; '.join(why) or 'no candidate'}",
-            )
+    return removed
+
+
+def _why_short(g: PoolGrowth, c: _Candidates, launching: int, removed: int, cap: int) -> list[str]:
+    """Why fewer agents were drained than the pool has in excess."""
+    pool = g.pool
+    why = []
+    if c.young:
+        why.append(f"{c.young} idle less than {num(c.grace_s)}s")
+    if c.unknown:
+        why.append(f"{c.unknown} with no idle_since")
+    if launching:
+        why.append(f"{launching} launching, drainable once registered")
+    if c.unmanaged:
+        why.append(f"{c.unmanaged} in no group")
+    if c.marked:
+        why.append(f"{c.marked} marked do-not-disrupt")
+    if removed == cap:
+        why.append(_cap_text(pool, pool_size(g) + removed, cap))
+    floor = pool.floor.instances if pool.floor is not None else 0
+    if pool.floor is not None and pool_size(g) <= floor:
+        why.append(f"{floor_text(g)} keeps the pool at {pool_size(g)}")
+    left = sorted(z for z, a in c.by_zone.items() if a)
+    for z in (z for z in left if g.groups[z].shrinking):
+        state = g.groups[z]
+        why.append(
+            f"group {state.group.asg} in {z} is already shrinking ({state.registered} "
+            f"registered, desired {state.group.desired}): no drain until they agree"
         )
+    at_min = [z for z in left if not g.groups[z].shrinking]
+    if at_min:
+        why.append(f"groups at min in {', '.join(at_min)}")
+    return why

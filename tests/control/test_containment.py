@@ -121,7 +121,7 @@ def test_a_raise_is_recorded_even_when_the_pass_fails_later(
     def broken(_: object) -> list[object]:
         raise RuntimeError("a bug after the scale-up")
 
-    monkeypatch.setattr("controlplane.control.reconcile.waiting_terminations", broken)
+    monkeypatch.setattr("controlplane.control.acting.waiting_terminations", broken)
     result = loop.step()
     assert (result.outcome, result.stage) == ("failed", "act")
     assert sum(loop.desired().values()) == 3  # the raise was made...

@@ -30,7 +30,7 @@ FAULTY = (
 
 def _faults(loop: Loop, rng: random.Random) -> list[list[bool]]:
     """Inject faults into this process's clients; the draws say which calls were hit."""
-    client: Any = loop.parts.reconciler.autoscaling
+    client: Any = loop.parts.reconciler.aws.autoscaling
     draws = [inject(client, op, 0.25, rng.randrange(1 << 30), reply) for op, reply in FAULTY]
     seed = rng.randrange(1 << 30)
     draws.append(inject(loop.parts.store.dynamodb, "TransactWriteItems", 0.2, seed, _json_throttle))

@@ -1,0 +1,178 @@
+"""The act half of a pass, one step per method, in the order the steps must run.
+
+Every step checks the lease first (`guard`); state is committed where a later failure
+must not lose it: the fleet writes (raises, take-backs, expiries) before any drain, a new
+drain intent before Mesos is asked, the rest at the end. Decisions come from the plan and
+from `drain_decisions`/`registration`; this module only carries them out and records them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from controlplane.aws.actions import ActionResult
+from controlplane.aws.capacity import CapacityLedger
+from controlplane.aws.fleet_writes import FleetWriter
+from controlplane.aws.lifecycle import waiting_terminations
+from controlplane.control.drain_calls import DrainActs, MesosAgentCalls
+from controlplane.control.drain_decisions import IntentStep, busy, held_instances, review
+from controlplane.control.observed import Observed
+from controlplane.model import Plan, PoolHistory, ScaleDown
+from controlplane.state import DrainIntent, Lease, StateChanges, StateStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassActs:
+    """One pass's acting: what it wrote, what it must still record."""
+
+    lease: Lease
+    seen: Observed
+    plan: Plan
+    writer: FleetWriter
+    mesos: MesosAgentCalls
+    store: StateStore
+    guard: Callable[[], None]
+    record: Callable[[Callable[[], None]], None]
+    clock: Callable[[], datetime]
+    dry_run: bool
+    settle_s: float
+    forget_after_s: float
+
+    def __post_init__(self) -> None:
+        self.results: list[ActionResult] = []
+        self.history: dict[str, PoolHistory] = dict(self.seen.snapshot.history)
+        self.ledger: CapacityLedger = self.seen.ledger
+
+    # ---- the steps, in order -----------------------------------------------------------
+
+    def fleet(self) -> None:
+        """Take back undelivered capacity, expire stale instances, protect busy ones, raise."""
+        seen = self.seen
+        self.guard()
+        self.results += self.writer.take_back(seen.takebacks)
+        self.guard()
+        self.results += self.writer.expire(seen.registrations.expired)
+        self.guard()
+        self.results += self.writer.protect(_busy_instances(seen))
+        self.guard()
+        ups, self.ledger = self.writer.scale_up(self.plan.scale_up, self.ledger, seen.now)
+        self.results += ups
+        pool_of = {g.name: g.pool for g in seen.aws.groups.values()}
+        for up in ups:
+            if up.outcome == "done":
+                self._stamp(pool_of[up.asg], up=True)
+
+    def record_fleet(self) -> None:
+        """Store raises and expiries now, before anything later can fail the pass."""
+        wrote = any(r.outcome == "done" for r in self.results)
+        if not wrote or self.ledger == self.seen.state.ledger or self.dry_run:
+            return
+        self._commit(StateChanges(history=self._history_changes(), ledger=self.ledger))
+        self._stored(ledger=self.ledger)
+
+    def drains(self) -> tuple[DrainActs, list[DrainIntent]]:
+        """Move stored intents one step, then start the plan's new drains (intent first)."""
+        seen = self.seen
+        halted = seen.registrations.halted
+        for pool, why in sorted(halted.items()):
+            log.warning("pool %s: scale-down halted: %s", pool, why)
+        scale_down: list[ScaleDown] = []
+        for d in self.plan.scale_down:
+            if d.pool in halted:
+                why = f"agent {d.agent}: {halted[d.pool]}"
+                self.results.append(ActionResult.skipped("drain", d.asg, "halted", why))
+            else:
+                scale_down.append(d)
+        acts = DrainActs(
+            self.writer, self.mesos, token=self.lease.token, dry_run=self.dry_run, guard=self.guard
+        )
+        steps = review(
+            seen.state.intents,
+            {v.id: v for v in seen.views},
+            seen.aws.groups,
+            seen.now,
+            settle_s=self.settle_s,
+            forget_after_s=self.forget_after_s,
+        )
+        acts.follow([s for s in steps if not _halted(s, halted)], seen.now)
+        fresh = acts.start(scale_down, seen.state.intents, seen.now)
+        if fresh and not self.dry_run:
+            for pool in sorted({i.pool for i in fresh}):
+                self._stamp(pool, up=False)
+            # Stored before Mesos is asked: a crash after the call still leaves the record,
+            # and the next pass resumes from it.
+            self._commit(StateChanges(put_intents=fresh, history=self._history_changes()))
+            self._stored()
+        acts.deactivate_new(fresh, seen.now)
+        return acts, fresh
+
+    def held(self, acts: DrainActs) -> None:
+        """Drain and release instances the groups themselves hold in Terminating:Wait."""
+        views = self.seen.views
+        by_instance = {
+            str(v.attributes["instance_id"]): v for v in views if "instance_id" in v.attributes
+        }
+        acts.settle_held(held_instances(waiting_terminations(self.seen.aws), by_instance))
+        self.results += acts.results
+
+    def record_rest(self, acts: DrainActs, fresh: list[DrainIntent]) -> int:
+        """One commit of whatever changed; returns the drains still in progress."""
+        seen = self.seen
+        memory = seen.registrations.memory
+        remaining = set(seen.state.intents) - acts.deletes
+        if self.dry_run:
+            return len(remaining)
+        remaining |= {i.agent_id for i in fresh}
+        final = StateChanges(
+            history=self._history_changes(),
+            put_intents=[v for k, v in sorted(acts.puts.items()) if k not in acts.deletes],
+            delete_intents=sorted(acts.deletes),
+            ledger=self.ledger if self.ledger != seen.state.ledger else None,
+            idle_since=seen.idle_since if seen.idle_since != seen.state.idle_since else None,
+            instances=memory if memory != seen.state.instances else None,
+        )
+        if not final.empty():
+            self._commit(final)
+        return len(remaining)
+
+    # ---- plumbing -----------------------------------------------------------------------
+
+    def _commit(self, changes: StateChanges) -> None:
+        self.guard()
+        self.record(lambda: self.store.commit(self.lease, self.clock(), changes))
+
+    def _stored(self, *, ledger: CapacityLedger | None = None) -> None:
+        """The pass goes on as if what was just committed had been loaded."""
+        state = replace(
+            self.seen.state,
+            history=dict(self.history),
+            ledger=self.seen.state.ledger if ledger is None else ledger,
+        )
+        self.seen = replace(self.seen, state=state)
+
+    def _stamp(self, pool: str, *, up: bool) -> None:
+        old = self.history.get(pool, PoolHistory())
+        key = "last_scale_up" if up else "last_scale_down"
+        self.history[pool] = old.model_copy(update={key: self.seen.now})
+
+    def _history_changes(self) -> dict[str, PoolHistory]:
+        stored = self.seen.state.history
+        return {k: v for k, v in self.history.items() if stored.get(k) != v}
+
+
+def _busy_instances(seen: Observed) -> set[str]:
+    return {
+        str(v.attributes["instance_id"])
+        for v in seen.views
+        if busy(v) and "instance_id" in v.attributes
+    }
+
+
+def _halted(step: IntentStep, halted: dict[str, str]) -> bool:
+    """A termination in a pool whose scale-down is halted waits for a sounder picture."""
+    return step.kind == "terminate" and step.intent.pool in halted
