@@ -26,8 +26,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from controlplane.aws.pool_rules import AdapterSettings, PoolRules
-from controlplane.errors import InputError
+from controlplane.aws.pool_rules import AdapterSettings, AdapterTimings, PoolRules
+from controlplane.errors import InputError, problems
 from controlplane.profiles import Profile
 
 ENV_PREFIX = "CONTROLPLANE_"
@@ -88,20 +88,13 @@ class MesosConfig(_Section):
         return self
 
 
-class AwsConfig(_Section):
+class AwsConfig(_Section, AdapterTimings):
     """AWS region and endpoint, the state table, and the adapter's timings."""
 
     region: str = Field(default="us-east-1", min_length=1)
     #: Point every client at another endpoint (moto in tests and the demo).
     endpoint_url: str | None = None
     state_table: str = Field(default="controlplane-state", min_length=3, max_length=255)
-    discovery_ttl_s: float = Field(default=300.0, gt=0)
-    template_ttl_s: float = Field(default=600.0, gt=0)
-    cache_jitter: float = Field(default=0.2, ge=0, lt=1)
-    launch_deadline_s: float = Field(default=600.0, gt=0)
-    backoff_s: float = Field(default=300.0, gt=0)
-    max_backoff_s: float = Field(default=3600.0, gt=0)
-    termination_hook: str = Field(default="controlplane-drain", min_length=1)
 
 
 class LoopConfig(_Section):
@@ -324,18 +317,11 @@ class Settings(BaseSettings):
 
     def adapter(self) -> AdapterSettings:
         """The AWS adapter's settings (cluster, pool rules, timings)."""
-        aws = self.aws
         return AdapterSettings(
             cluster=self.cluster,
             default_rules=self.default_rules,
             pools=self.pools,
-            discovery_ttl_s=aws.discovery_ttl_s,
-            template_ttl_s=aws.template_ttl_s,
-            cache_jitter=aws.cache_jitter,
-            launch_deadline_s=aws.launch_deadline_s,
-            backoff_s=aws.backoff_s,
-            max_backoff_s=aws.max_backoff_s,
-            termination_hook=aws.termination_hook,
+            **self.aws.timings(),
         )
 
 
@@ -420,22 +406,3 @@ def _check_toml(path: Path) -> None:
         raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
     except RecursionError:
         raise ConfigError(str(path), ["not valid TOML: nested too deeply"]) from None
-
-
-def problems(error: ValidationError) -> list[str]:
-    """Every problem of a validation error as `dotted.field: message`, in order."""
-    out = []
-    for item in error.errors(include_url=False):
-        where = ".".join(str(p) for p in item["loc"] if not str(p).startswith("function-"))
-        kind = item["type"]
-        if kind == "extra_forbidden":
-            msg = "unknown field"
-        elif kind == "missing":
-            msg = "missing required field"
-        else:
-            msg = str(item["msg"]).removeprefix("Value error, ")
-            if kind not in {"value_error", "assertion_error"} and "input" in item:
-                shown = "'**********'" if "secret" in where else repr(item["input"])
-                msg += f" (got {shown[:60]})"
-        out.append(f"{where}: {msg}" if where else msg)
-    return out

@@ -14,30 +14,36 @@ def _where(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"function-after", "tagged-union"} or "[" in str(part):
+        elif part == "tagged-union" or str(part).startswith("function-") or "[" in str(part):
             continue
         else:
             out += f".{part}" if out else str(part)
     return out
 
 
+def problems(error: ValidationError) -> list[str]:
+    """Every problem of a pydantic error as `where: what`, in order (secrets not shown)."""
+    out = []
+    for item in error.errors(include_url=False):
+        kind = item["type"]
+        where = _where(tuple(item["loc"]))
+        if kind == "extra_forbidden":
+            msg = "unknown field"
+        elif kind == "missing":
+            msg = "missing required field"
+        elif kind == "json_invalid":
+            msg = f"invalid JSON: {item.get('ctx', {}).get('error', item['msg'])}"
+        else:
+            msg = str(item["msg"]).removeprefix("Value error, ")
+            if "input" in item and kind not in {"value_error", "assertion_error"}:
+                shown = "'**********'" if "secret" in where else repr(item["input"])
+                msg += f" (got {shown[:60]})"
+        out.append(f"{where}: {msg}" if where else msg)
+    return out
+
+
 def describe(error: ValidationError) -> str:
     """The first problem of a pydantic error as `where: what`, plus how many more."""
-    problems = error.errors(include_url=False)
-    first = problems[0]
-    kind = first["type"]
-    loc = tuple(first["loc"])
-    if kind == "extra_forbidden":
-        msg = "unknown field"
-    elif kind == "missing":
-        msg = "missing required field"
-    elif kind == "json_invalid":
-        msg = f"invalid JSON: {first.get('ctx', {}).get('error', first['msg'])}"
-    else:
-        msg = str(first["msg"]).removeprefix("Value error, ")
-        if "input" in first and kind not in {"value_error", "assertion_error"}:
-            shown = repr(first["input"])
-            msg += f" (got {shown[:60]})"
-    where = _where(loc)
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{where}: {msg}{more}" if where else f"{msg}{more}"
+    found = problems(error)
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return found[0] + more

@@ -7,6 +7,7 @@ ever sees data it fully understands.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -225,21 +226,9 @@ class Snapshot(Strict):
         _unique("groups (asg)", [g.asg for p in self.pools for g in p.groups])
         pools = {p.name: p for p in self.pools}
         for i, agent in enumerate(self.agents):
-            pool = pools.get(agent.pool)
-            if pool is None:
-                raise ValueError(f"agents[{i}] ({agent.id}): unknown pool {agent.pool!r}")
-            if agent.asg is not None:
-                group = next((g for g in pool.groups if g.asg == agent.asg), None)
-                if group is None:
-                    raise ValueError(
-                        f"agents[{i}] ({agent.id}): asg {agent.asg!r} is not a group of "
-                        f"pool {agent.pool!r}"
-                    )
-                if group.zone != agent.zone:
-                    raise ValueError(
-                        f"agents[{i}] ({agent.id}): zone {agent.zone!r} differs from its "
-                        f"group {group.asg}'s zone {group.zone!r}"
-                    )
+            why = foreign(agent, pools)
+            if why is not None:
+                raise ValueError(f"agents[{i}] ({agent.id}): {why}")
         for i, task in enumerate(self.pending):
             if task.pool is not None and task.pool not in pools:
                 raise ValueError(f"pending[{i}] ({task.id}): unknown pool {task.pool!r}")
@@ -247,6 +236,22 @@ class Snapshot(Strict):
             if name not in pools:
                 raise ValueError(f"history: unknown pool {name!r}")
         return self
+
+
+def foreign(agent: Agent, pools: Mapping[str, Pool]) -> str | None:
+    """Why `agent` does not belong where it says (its pool, its pool's group, that group's
+    zone), or None. A snapshot refuses such an agent; a pass leaves it out of its snapshot."""
+    pool = pools.get(agent.pool)
+    if pool is None:
+        return f"unknown pool {agent.pool!r}"
+    if agent.asg is None:
+        return None
+    group = next((g for g in pool.groups if g.asg == agent.asg), None)
+    if group is None:
+        return f"asg {agent.asg!r} is not a group of pool {agent.pool!r}"
+    if group.zone != agent.zone:
+        return f"zone {agent.zone!r} differs from its group {group.asg}'s zone {group.zone!r}"
+    return None
 
 
 def _unique(what: str, ids: list[str]) -> None:

@@ -64,26 +64,38 @@ RULE_TAGS: dict[str, str] = {
 }
 
 
-class AdapterSettings(BaseModel):
-    """What the AWS adapter needs to know beyond the API: cluster, timings, pool rules."""
+class AdapterTimings(BaseModel):
+    """How often the adapter re-reads AWS, how long it waits for capacity, how it backs off.
+
+    Shared by `AdapterSettings` and the `[aws]` section of the configuration, so each timing
+    is declared once."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Group discovery is cached this long, +- `cache_jitter` (a fraction) so that many
+    #: control planes do not all re-discover in the same second.
+    discovery_ttl_s: float = Field(default=300.0, gt=0, allow_inf_nan=False)
+    template_ttl_s: float = Field(default=600.0, gt=0, allow_inf_nan=False)
+    cache_jitter: float = Field(default=0.2, ge=0, lt=1)
+    #: A raised group that has not delivered its instances by then has failed.
+    launch_deadline_s: float = Field(default=600.0, gt=0, allow_inf_nan=False)
+    #: First back-off of a failed zone; doubled per consecutive failure up to the max.
+    backoff_s: float = Field(default=300.0, gt=0, allow_inf_nan=False)
+    max_backoff_s: float = Field(default=3600.0, gt=0, allow_inf_nan=False)
+    #: Name of the termination lifecycle hook the deployment puts on every group.
+    termination_hook: str = Field(default="controlplane-drain", min_length=1)
+
+    def timings(self) -> dict[str, object]:
+        """These fields alone (what an `AdapterSettings` takes from a configuration)."""
+        return self.model_dump(include=set(AdapterTimings.model_fields))
+
+
+class AdapterSettings(AdapterTimings):
+    """What the AWS adapter needs to know beyond the API: cluster, timings, pool rules."""
 
     cluster: str = Field(min_length=1)
     default_rules: PoolRules = Field(default_factory=PoolRules)
     pools: dict[str, PoolRules] = Field(default_factory=dict)
-    #: Group discovery is cached this long, +- `cache_jitter` (a fraction) so that many
-    #: control planes do not all re-discover in the same second.
-    discovery_ttl_s: float = Field(default=300.0, gt=0)
-    template_ttl_s: float = Field(default=600.0, gt=0)
-    cache_jitter: float = Field(default=0.2, ge=0, lt=1)
-    #: A raised group that has not delivered its instances by then has failed.
-    launch_deadline_s: float = Field(default=600.0, gt=0)
-    #: First back-off of a failed zone; doubled per consecutive failure up to the max.
-    backoff_s: float = Field(default=300.0, gt=0)
-    max_backoff_s: float = Field(default=3600.0, gt=0)
-    #: Name of the termination lifecycle hook the deployment puts on every group.
-    termination_hook: str = Field(default="controlplane-drain", min_length=1)
 
     def rules_for(self, pool: str) -> PoolRules:
         """The configured rules of a pool (the defaults when it has none of its own)."""

@@ -85,21 +85,18 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _run_once(settings: Settings, fmt: str) -> int:
-    from controlplane.control.wiring import build, utc_now  # noqa: PLC0415
+    from controlplane.control.wiring import (  # noqa: PLC0415
+        LeaderElsewhere,
+        build,
+        one_pass,
+        utc_now,
+    )
     from controlplane.state import default_holder  # noqa: PLC0415
 
-    parts = build(settings)
-    holder = f"once:{default_holder()}"
-    lease = parts.store.acquire(holder, utc_now(), settings.loop.lease_ttl_s)
-    if lease is None:
-        leader = parts.store.leader()
-        who = "another control plane" if leader is None else leader.holder
-        print(f"controlplane: {who} holds the lease; not acting", file=sys.stderr)
+    result = one_pass(build(settings), f"once:{default_holder()}", utc_now())
+    if isinstance(result, LeaderElsewhere):
+        print(f"controlplane: {result.holder} holds the lease; not acting", file=sys.stderr)
         return EXIT_LEADS
-    try:
-        result = parts.reconciler.run_pass(lease)
-    finally:
-        parts.store.release(lease)
     if result.outcome != "ok" or result.plan is None:
         print(
             f"controlplane: pass {result.outcome} at {result.stage}: {result.error}",

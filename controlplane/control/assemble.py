@@ -15,7 +15,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from controlplane.errors import InputError, describe
-from controlplane.model import Agent, Floor, Pool, PoolHistory, Snapshot, Task
+from controlplane.model import Agent, Floor, Pool, PoolHistory, Snapshot, Task, foreign
 
 
 class SnapshotError(InputError):
@@ -49,7 +49,7 @@ def assemble(
     kept: list[Agent] = []
     left_agents: dict[str, str] = {}
     for agent in agents:
-        why = _foreign(agent, by_pool)
+        why = foreign(agent, by_pool)
         if why is None:
             kept.append(agent)
         else:
@@ -73,17 +73,3 @@ def assemble(
     except ValidationError as error:
         raise SnapshotError(f"observed world is not a valid snapshot: {describe(error)}") from None
     return Assembly(snapshot, left_agents, left_tasks)
-
-
-def _foreign(agent: Agent, pools: Mapping[str, Pool]) -> str | None:
-    pool = pools.get(agent.pool)
-    if pool is None:
-        return f"pool {agent.pool!r} has no discovered group"
-    if agent.asg is None:
-        return None
-    group = next((g for g in pool.groups if g.asg == agent.asg), None)
-    if group is None:
-        return f"asg {agent.asg!r} is not a discovered group of pool {agent.pool!r}"
-    if group.zone != agent.zone:
-        return f"zone {agent.zone!r} differs from group {group.asg}'s zone {group.zone!r}"
-    return None

@@ -20,7 +20,13 @@ from controlplane.aws.observation import AwsObserver
 from controlplane.aws.secrets import SecretReader
 from controlplane.config import Settings
 from controlplane.control.pass_files import PassRecorder
-from controlplane.control.reconcile import AwsAccess, PassMetrics, PassOptions, Reconciler
+from controlplane.control.reconcile import (
+    AwsAccess,
+    PassMetrics,
+    PassOptions,
+    PassResult,
+    Reconciler,
+)
 from controlplane.demand import DemandSource
 from controlplane.demand.http_source import HttpDemandSource
 from controlplane.demand.queue import TaskQueue
@@ -148,3 +154,23 @@ def mesos_credentials(
         caller, mesos.secret_arn, region=aws.region, endpoint_url=aws.endpoint_url, session=session
     )
     return mesos.principal, reader().strip()
+
+
+@dataclass(frozen=True)
+class LeaderElsewhere:
+    """Another control plane holds the lease: this one did not act."""
+
+    holder: str
+
+
+def one_pass(parts: Parts, holder: str, now: datetime) -> PassResult | LeaderElsewhere:
+    """Take the lease, run exactly one pass, release the lease (`run --once`, the Lambda)."""
+    store = parts.store
+    lease = store.acquire(holder, now, parts.settings.loop.lease_ttl_s)
+    if lease is None:
+        leader = store.leader()
+        return LeaderElsewhere("another control plane" if leader is None else leader.holder)
+    try:
+        return parts.reconciler.run_pass(lease)
+    finally:
+        store.release(lease)

@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from controlplane.aws.pool_rules import PoolRules
-from controlplane.config import ConfigError, problems
+from controlplane.config import ConfigError
+from controlplane.errors import problems
 
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 

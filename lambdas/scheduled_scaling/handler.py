@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 
 from controlplane.config import Settings, load_settings
-from controlplane.control.wiring import Parts, build, utc_now
+from controlplane.control.wiring import LeaderElsewhere, Parts, build, one_pass, utc_now
 from controlplane.demand import DemandSource
 from controlplane.profiles import floors_at
 from controlplane.state.records import ScheduledFloor
@@ -114,16 +114,9 @@ def _one_pass(parts: Parts, settings: Settings, now: datetime, request_id: str) 
             "why": "demand.source is framework: pending work lives in the daemon, which "
             "applies the floor on its next pass",
         }
-    store = parts.store
-    lease = store.acquire(f"lambda:{request_id}", now, settings.loop.lease_ttl_s)
-    if lease is None:
-        leader = store.leader()
-        holder = leader.holder if leader is not None else "another control plane"
-        return {"ran": False, "why": f"{holder} holds the lease and applies the floor"}
-    try:
-        result = parts.reconciler.run_pass(lease)
-    finally:
-        store.release(lease)
+    result = one_pass(parts, f"lambda:{request_id}", now)
+    if isinstance(result, LeaderElsewhere):
+        return {"ran": False, "why": f"{result.holder} holds the lease and applies the floor"}
     if result.outcome == "failed":
         raise PassFailedError(f"pass failed at {result.stage}: {result.error}")
     plan = result.plan

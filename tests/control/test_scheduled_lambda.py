@@ -81,7 +81,7 @@ def test_profiles_come_from_the_environment_as_terraform_sets_them(
     )
     with pytest.raises(ConfigError) as info:
         load_settings(None)
-    assert any("schedule.profiles.0.end" in p and "25:00" in p for p in info.value.problems)
+    assert any("schedule.profiles[0].end" in p and "25:00" in p for p in info.value.problems)
 
 
 def now_of(clock: VirtualClock) -> datetime:
