@@ -261,7 +261,7 @@ class ScheduleConfig(_Section):
 
 
 class Settings(BaseSettings):
-    """A whole deployment's configuration; see docs/configuration.md."""
+    """A whole deployment's configuration; every key is in examples/controlplane.toml."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,

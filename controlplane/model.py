@@ -1,4 +1,4 @@
-"""Domain types: the snapshot and plan of contract v1 (`shared/contracts/snapshot-v1.md`).
+"""Domain types: the snapshot and plan of contract v1 (`docs/contract.md`).
 
 Input models forbid unknown fields (a typo in capacity config must not pass silently) and
 check cross-references (an agent's pool and group exist, ids are unique) so the planner only

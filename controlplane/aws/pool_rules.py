@@ -1,6 +1,6 @@
 """Pool scaling rules and adapter settings, from configuration with tag overrides.
 
-Rules live in configuration (a later issue loads them from env/file); an Auto Scaling group
+Rules live in configuration (`[default_rules]`, `[pools.<name>]`); an Auto Scaling group
 may override a rule with a tag so that operators can tune one pool without a redeploy.
 Tag names are `controlplane:<rule>` (see `RULE_TAGS` and docs/aws-adapter.md).
 """

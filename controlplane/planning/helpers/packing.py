@@ -28,8 +28,8 @@ FIT_EPS = 1e-9
 
 #: Local-search budget. A move costs time in proportion to the items, so the budget is
 #: item-moves (WORK), at most MOVES moves: up to 150 items get all 600 moves (one bin is a
-#: large share there), 500 items get 180. Calibrated by `python -m bench` on the Panigrahy
-#: classes: mean gap 1.30% (1.28% with 600 moves everywhere), 500-item packing ~42 ms.
+#: large share there), 500 items get 180. Calibrated with `python -m bench` on the
+#: Panigrahy classes (gap and time per instance: the README's measured section).
 MOVES = 600
 WORK = 90_000
 
