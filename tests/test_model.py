@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from controlplane.errors import describe
 from controlplane.model import Snapshot
-from tests.builders import NOW, agent, pool, task
+from tests.support.builders import NOW, agent, pool, task
 
 
 def _doc(**overrides: Any) -> dict[str, Any]:

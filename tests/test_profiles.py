@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from controlplane.profiles import DAYS, Profile, floors_at
 from controlplane.state.records import ControlState, ScheduledFloor
-from tests.contract_replay import PROPERTY
+from tests.support.contract_replay import PROPERTY
 
 
 def profile(**fields: Any) -> Profile:

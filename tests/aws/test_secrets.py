@@ -21,7 +21,7 @@ from controlplane.mesos.operator_client import OperatorClient
 from controlplane.mesos.replies import MesosError
 from controlplane.ops.serving import HttpService, TlsFiles
 from controlplane.ops.tokens import SecretTokens, TokenError
-from tests.api_client import TOKEN
+from tests.support.api_client import TOKEN
 
 SESSION = boto3.Session(
     region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
@@ -147,7 +147,7 @@ def test_the_framework_driver_refuses_https_masters_rather_than_downgrade(
     tmp_path: Path,
 ) -> None:
     from controlplane.control.daemon import Daemon  # noqa: PLC0415 (pymesos: the framework extra)
-    from tests.api_client import token_file  # noqa: PLC0415
+    from tests.support.api_client import token_file  # noqa: PLC0415
 
     settings = Settings.model_validate(
         {

@@ -20,7 +20,7 @@ from controlplane.model import Task
 from controlplane.sim.clock import VirtualClock, utc
 from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
 from controlplane.state import Lease
-from tests.api_client import shared_token_file
+from tests.support.api_client import shared_token_file
 
 CLUSTER = "e2e"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")

@@ -20,9 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.control.daemon import Daemon
 from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
-from tests.api_client import shared_token_file
-from tests.api_client import submit as api_submit
 from tests.control.conftest import CLUSTER, ZONES, settings_for
+from tests.support.api_client import shared_token_file
+from tests.support.api_client import submit as api_submit
 
 RULES = PoolRules(
     min_idle=0, max_idle=0, idle_grace_s=1.5, scale_up_cooldown_s=0, scale_down_cooldown_s=0

@@ -20,8 +20,8 @@ from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.config import load_settings
 from controlplane.control.wiring import build
 from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
-from tests.api_client import call, submit, token_file
 from tests.control.conftest import CLUSTER, ZONES
+from tests.support.api_client import call, submit, token_file
 
 RULES = PoolRules(
     min_idle=0, max_idle=0, idle_grace_s=1, scale_up_cooldown_s=0, scale_down_cooldown_s=0

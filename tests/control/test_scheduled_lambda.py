@@ -21,9 +21,9 @@ from controlplane.sim.world import SimWorld
 from controlplane.state.records import ScheduledFloor
 from lambdas.scheduled_scaling.events import EventError
 from lambdas.scheduled_scaling.handler import apply
-from tests.api_client import StaticTokens, shared_token_file
 from tests.control.conftest import ListDemand, Loop, settings_for
 from tests.sim.conftest import run_task
+from tests.support.api_client import StaticTokens, shared_token_file
 
 # Tuesday 2026-11-24 07:00 UTC = 08:00 in Berlin: the business-hours window opens.
 OPEN = 1795503600.0

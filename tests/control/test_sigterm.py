@@ -14,8 +14,8 @@ from pathlib import Path
 from controlplane.config import load_settings
 from controlplane.control.wiring import build
 from controlplane.sim.world import SimWorld
-from tests.api_client import token_file
 from tests.control.conftest import CLUSTER
+from tests.support.api_client import token_file
 
 
 def test_sigterm_releases_the_lease_and_exits_zero(world: SimWorld, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from controlplane.demand.queue import TaskQueue
 from controlplane.demand.server import DemandServer, SubmissionRules
 from controlplane.ops.serving import Limits, TlsFiles
 from controlplane.ops.tokens import FileTokens, TokenError
-from tests.api_client import OTHER, TOKEN, StaticTokens, call, submit, token_file
+from tests.support.api_client import OTHER, TOKEN, StaticTokens, call, submit, token_file
 
 TASK = {"id": "a", "job": "j", "resources": {"cpus": 1, "mem": 64}, "pool": "batch"}
 RULES = SubmissionRules(

@@ -19,7 +19,7 @@ from controlplane.demo.workload import (
     load_trace,
     synthetic,
 )
-from tests.contract_replay import PROPERTY
+from tests.support.contract_replay import PROPERTY
 
 ROOT = Path(__file__).resolve().parents[2]
 ALIBABA = next(

@@ -16,7 +16,7 @@ from pymesos import MesosSchedulerDriver
 
 from controlplane.sim.clock import VirtualClock
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
-from tests.mesos.helpers import Recorder
+from tests.support.mesos_calls import Recorder
 
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 

@@ -15,7 +15,7 @@ from controlplane.demand.http_source import HttpDemandSource
 from controlplane.demand.queue import TaskQueue
 from controlplane.demand.server import DemandServer, SubmissionRules
 from controlplane.demand.submission import parse_submission_json, parse_submissions
-from tests.api_client import TOKEN, StaticTokens, call
+from tests.support.api_client import TOKEN, StaticTokens, call
 
 GOOD = {"id": "a", "job": "j", "resources": {"cpus": 1, "mem": 64}, "labels": {"duration_s": "5"}}
 

@@ -13,7 +13,7 @@ from controlplane.sim.clock import VirtualClock
 from controlplane.sim.mesos_master import MesosMasterEmulator
 from controlplane.sim.mesos_master.state import SimTask
 from tests.mesos.conftest import DriverFactory
-from tests.mesos.helpers import Recorder, task, wait_for
+from tests.support.mesos_calls import Recorder, task, wait_for
 
 
 def test_drain_with_tasks_ends_drained_only_when_they_end(

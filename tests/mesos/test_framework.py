@@ -15,7 +15,7 @@ from controlplane.mesos.id_store import FrameworkIdStore, JsonFileIdStore, Memor
 from controlplane.planning import plan
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
 from tests.mesos.conftest import add_agents
-from tests.mesos.helpers import wait_for
+from tests.support.mesos_calls import wait_for
 
 Factory = Callable[..., MesosFramework]
 

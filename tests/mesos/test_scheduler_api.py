@@ -7,7 +7,7 @@ from typing import Any
 from controlplane.sim.clock import VirtualClock
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
 from tests.mesos.conftest import DriverFactory, add_agents
-from tests.mesos.helpers import Recorder, task, wait_for
+from tests.support.mesos_calls import Recorder, task, wait_for
 
 
 def test_subscribe_gives_framework_id_heartbeat_and_offers(

@@ -10,7 +10,7 @@ import pytest
 
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
 from controlplane.sim.mesos_master.recordio import Decoder
-from tests.mesos.helpers import wait_for
+from tests.support.mesos_calls import wait_for
 
 
 def post(

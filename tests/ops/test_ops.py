@@ -23,7 +23,7 @@ from controlplane.ops.http import OpsServer
 from controlplane.ops.logs import configure_logging
 from controlplane.ops.metrics import CATEGORIES, ControlMetrics, unplaced_category
 from controlplane.planning import plan
-from tests.builders import agent, pool, snapshot, task
+from tests.support.builders import agent, pool, snapshot, task
 
 
 def _get(url: str) -> tuple[int, str]:

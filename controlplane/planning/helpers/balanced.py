@@ -3,9 +3,9 @@
 A class balanced over one attribute (say, zones) is placed a task at a time: each task may
 only go to a value that holds the fewest of the job's tasks, among the values it can reach.
 Re-scoring every row for every task dominated such a pass at tens of thousands of rows. But
-placing a task changes one row only: its free resources (so its own score, and whether it still fits) and
-its value's count. So the rows are ranked once, grouped by value in heaps, and the
-one-at-a-time choice is replayed over the heads: the same row for each task, in the same
+placing a task changes one row only: its free resources (so its own score, and whether it
+still fits) and its value's count. So the rows are ranked once, grouped by value in heaps,
+and the one-at-a-time choice is replayed over the heads: the same row for each task, in the same
 order, as `Placer._best_row` would choose (`tests/test_fast_paths.py` holds it to that).
 
 It applies while only the chosen row's standing changes: bin-packing fitness (a row's

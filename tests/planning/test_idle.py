@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.builders import agent, ago, pool, run, task
+from tests.support.builders import agent, ago, pool, run, task
 
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 

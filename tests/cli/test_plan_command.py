@@ -12,7 +12,7 @@ import pytest
 from controlplane.cli import main
 from controlplane.model import Plan
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "snapshot.json"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "snapshot.json"
 
 
 def test_plan_example_prints_contract_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,7 @@ from controlplane.model import (
     Snapshot,
 )
 from controlplane.planning import plan
-from tests.contract_replay import (
+from tests.support.contract_replay import (
     PROPERTY,
     VARIED,
     Replay,
@@ -35,7 +35,7 @@ from tests.contract_replay import (
     target_of,
     world,
 )
-from tests.strategies import snapshots
+from tests.support.strategies import snapshots
 
 # ---- rule 4: scale-down ---------------------------------------------------------------------
 

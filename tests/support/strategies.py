@@ -45,7 +45,7 @@ from controlplane.model import (
     Task,
     UniqueHostConstraint,
 )
-from tests.draws import (
+from tests.support.draws import (
     BUSY_JOB_SETS,
     CAPACITY_CHOICES,
     DEMAND_CHOICES,

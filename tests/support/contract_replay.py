@@ -28,7 +28,7 @@ from controlplane.model import (
     UniqueHostConstraint,
 )
 from controlplane.planning import plan
-from tests.strategies import snapshots
+from tests.support.strategies import snapshots
 
 #: Examples per property; raise it for a deeper hunt (`PROPERTY_EXAMPLES=5000 pytest ...`).
 EXAMPLES = int(os.environ.get("PROPERTY_EXAMPLES", "150"))

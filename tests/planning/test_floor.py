@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from controlplane.model import Floor, Snapshot
 from controlplane.planning import plan
-from tests.builders import agent, pool, run
-from tests.contract_replay import PROPERTY, VARIED
+from tests.support.builders import agent, pool, run
+from tests.support.contract_replay import PROPERTY, VARIED
 
 BUSINESS = {"instances": 7, "source": "profile business-hours"}
 

@@ -17,7 +17,7 @@ from controlplane.planning import plan
 from controlplane.sim.vbp import VbpInstance, parse_vbp, read_archive, read_optima, to_snapshot
 from tests.conftest import REPORT
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "vbp-panigrahy"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "vbp-panigrahy"
 ARCHIVE = DATA / "Panigrahy_instances.tar.gz"
 OPTIMA = DATA / "Panigrahy_base_OPT.csv"
 #: Replicas of each (class, n, d) checked here; the benchmark runs all ten.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.builders import agent, pool, run, targets, task
+from tests.support.builders import agent, pool, run, targets, task
 
 ZONES2 = ("us-east-1a", "us-east-1b")
 

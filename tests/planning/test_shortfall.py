@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controlplane.model import ScaleUp
-from tests.builders import agent, ago, pool, run, targets, task
+from tests.support.builders import agent, ago, pool, run, targets, task
 
 
 def _counts(scale_up: list[ScaleUp]) -> dict[str, int]:

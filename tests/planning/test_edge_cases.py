@@ -6,7 +6,7 @@ import json
 
 from controlplane.formats.plan_text import plan_json
 from controlplane.planning import plan
-from tests.builders import agent, pool, run, snapshot, targets, task
+from tests.support.builders import agent, pool, run, snapshot, targets, task
 
 
 def test_task_with_no_pool_to_go_to_is_unplaced_with_a_reason() -> None:

@@ -14,7 +14,7 @@ from controlplane.model import (
     UniqueHostConstraint,
 )
 from controlplane.planning import plan
-from tests.contract_replay import (
+from tests.support.contract_replay import (
     FRESH_HOST,
     PROPERTY,
     TOL,

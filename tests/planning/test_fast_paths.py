@@ -12,7 +12,7 @@ from controlplane.model import Snapshot
 from controlplane.planning import plan
 from controlplane.planning.placement import placer
 from controlplane.planning.tasks import TaskClass
-from tests.contract_replay import PROPERTY, VARIED
+from tests.support.contract_replay import PROPERTY, VARIED
 
 _ONE_PER_ROW = TaskClass.one_per_row
 _REPLAYABLE = placer._replayable
