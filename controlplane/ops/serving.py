@@ -16,6 +16,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -34,13 +35,16 @@ class Limits:
 
     #: Open connections at once; a connection beyond it is closed without a reply.
     max_connections: int = 256
-    #: A connection is closed this long after it opened, whatever it is doing.
-    connection_deadline_s: float = 30.0
+    #: A connection is closed this long after it opened, whatever it is doing (None: never,
+    #: for long-lived streams such as the Mesos emulator's event streams).
+    connection_deadline_s: float | None = 30.0
     #: An idle keep-alive connection is closed after this.
     keepalive_s: float = 5.0
     #: Largest request body read (aiohttp answers 413 beyond it).
     max_body_bytes: int = 1024 * 1024
     tls_handshake_s: float = 10.0
+    #: Threads for blocking work handed off the event loop (`in_thread`).
+    workers: int = 8
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class _Guarded(asyncio.Protocol):
         self._site = site
         self._loop = loop
         self._deadline: asyncio.TimerHandle | None = None
+        self._served = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         site = self._site
@@ -105,14 +110,18 @@ class _Guarded(asyncio.Protocol):
         if site._open > site._limits.max_connections:
             transport.abort()  # connection_lost follows and counts it down
             return
-        self._deadline = self._loop.call_later(site._limits.connection_deadline_s, transport.abort)
+        deadline = site._limits.connection_deadline_s
+        if deadline is not None:
+            self._deadline = self._loop.call_later(deadline, transport.abort)
+        self._served = True
         self._inner.connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._site._open -= 1
-        if self._deadline is None:
+        if not self._served:
             return  # refused at the cap: aiohttp never saw it
-        self._deadline.cancel()
+        if self._deadline is not None:
+            self._deadline.cancel()
         self._inner.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -187,6 +196,9 @@ class HttpService:
 
         def run() -> None:
             asyncio.set_event_loop(loop)
+            loop.set_default_executor(
+                ThreadPoolExecutor(self.limits.workers, thread_name_prefix=self.name)
+            )
             try:
                 loop.run_until_complete(serve())
             except BaseException as error:  # reported to start(), which raises it

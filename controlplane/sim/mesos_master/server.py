@@ -1,4 +1,5 @@
-"""The emulator's HTTP face: a threaded server on 127.0.0.1 in front of a `MasterCore`.
+"""The emulator's HTTP face on 127.0.0.1 in front of a `MasterCore`, served like the
+control plane's own APIs (`controlplane.ops.serving`, aiohttp).
 
 Request checks run in the real master's order (leader redirect 307 or 503, 405, 400 for a
 missing Content-Type, 415, 400 for a bad body) so clients meet the same status codes they
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import select
-import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from aiohttp import web
+
+from controlplane.ops.serving import HttpService, Limits, in_thread
 from controlplane.sim.clock import Clock
 from controlplane.sim.mesos_master import operator_calls, scheduler_calls
 from controlplane.sim.mesos_master.core import MasterCore, SubscribeRefusedError
@@ -61,8 +62,8 @@ class MesosMasterEmulator:
         self._tick_interval_s = tick_interval_s
         self.max_chunk = max_chunk
         self._lifetime_s = lifetime_s
-        self._server: ThreadingHTTPServer | None = None
-        self._threads: list[threading.Thread] = []
+        self._service: HttpService | None = None
+        self._ticker: threading.Thread | None = None
         self._stopping = threading.Event()
         self._streams: dict[EventStream, str] = {}
         self._streams_lock = threading.Lock()
@@ -70,22 +71,24 @@ class MesosMasterEmulator:
     # ---- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> MesosMasterEmulator:
-        server = ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
-        server.daemon_threads = True
-        server.emulator = self  # type: ignore[attr-defined]
-        self._server = server
+        # Scheduler streams live as long as their framework: no connection deadline; a
+        # GET_STATE of a large cluster is big.
+        limits = Limits(
+            max_connections=4096,
+            connection_deadline_s=None,
+            keepalive_s=75.0,
+            max_body_bytes=64 * 1024 * 1024,
+            workers=32,
+        )
+        service = HttpService(
+            self._routes, name="mesos-emulator", host="127.0.0.1", port=self._port, limits=limits
+        )
         self._stopping.clear()
-        self._threads = [
-            threading.Thread(
-                target=server.serve_forever,
-                args=(0.05,),
-                daemon=True,
-                name=f"mesos-emulator-{self.port}",
-            ),
-            threading.Thread(target=self._tick_loop, daemon=True, name="mesos-emulator-tick"),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._service = service.start()
+        self._ticker = threading.Thread(
+            target=self._tick_loop, daemon=True, name="mesos-emulator-tick"
+        )
+        self._ticker.start()
         if self._leader:
             self.core.address = self.address
         return self
@@ -94,17 +97,15 @@ class MesosMasterEmulator:
         """Close every stream, stop serving and free the port. Safe to call twice."""
         self._stopping.set()
         self._close_my_streams()
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        for thread in self._threads:
-            if thread is not threading.current_thread():
-                thread.join(timeout=5)
-        self._threads = []
+        service, self._service = self._service, None
+        if service is not None:
+            service.stop()
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None and ticker is not threading.current_thread():
+            ticker.join(timeout=5)
 
     def __enter__(self) -> MesosMasterEmulator:
-        return self.start() if self._server is None else self
+        return self.start() if self._service is None else self
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -113,13 +114,11 @@ class MesosMasterEmulator:
 
     @property
     def running(self) -> bool:
-        return self._server is not None
+        return self._service is not None
 
     @property
     def port(self) -> int:
-        if self._server is None:
-            return self._port
-        return int(self._server.server_address[1])
+        return self._port if self._service is None else self._service.port
 
     @property
     def address(self) -> str:
@@ -153,32 +152,34 @@ class MesosMasterEmulator:
         for stream, framework_id in streams:
             self.core.stream_closed(framework_id, stream)
 
-    def serve_stream(self, handler: _Handler, framework_id: str, stream: EventStream) -> None:
+    async def _serve_stream(
+        self,
+        request: web.Request,
+        reply: web.StreamResponse,
+        framework_id: str,
+        stream: EventStream,
+    ) -> None:
         with self._streams_lock:
             self._streams[stream] = framework_id
         try:
             while not self._stopping.is_set():
-                records = stream.take(0.1)
+                records = await in_thread(lambda: stream.take(0.1))
                 if records is None:
-                    handler.wfile.write(b"0\r\n\r\n")
+                    await reply.write_eof()
                     break
                 for record in records:
-                    self._write_record(handler, record)
-                handler.wfile.flush()
-                if _peer_closed(handler.connection):
+                    size = self.max_chunk or len(record)
+                    for start in range(0, len(record), size):
+                        await reply.write(record[start : start + size])  # one chunk each
+                transport = request.transport
+                if transport is None or transport.is_closing():
                     break
-        except OSError as exc:
+        except (ConnectionError, RuntimeError) as exc:
             log.debug("stream of %s ended: %s", framework_id, exc)
         finally:
             with self._streams_lock:
                 self._streams.pop(stream, None)
             self.core.stream_closed(framework_id, stream)
-
-    def _write_record(self, handler: _Handler, record: bytes) -> None:
-        size = self.max_chunk or len(record)
-        for start in range(0, len(record), size):
-            piece = record[start : start + size]
-            handler.wfile.write(f"{len(piece):x}\r\n".encode("ascii") + piece + b"\r\n")
 
     def _tick_loop(self) -> None:
         deadline = None
@@ -195,119 +196,75 @@ class MesosMasterEmulator:
                 threading.Thread(target=self.stop, daemon=True).start()
                 return
 
+    # ---- HTTP ---------------------------------------------------------------------------
 
-def _peer_closed(conn: socket.socket) -> bool:
-    """True when the client has closed its end (readable with nothing to read)."""
-    try:
-        readable, _, _ = select.select([conn], [], [], 0)
-        return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
-        return True
+    def _routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{tail:.*}", self._request)
 
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "Mesos-emulator/1.11.0"
-
-    @property
-    def emulator(self) -> MesosMasterEmulator:
-        emulator: MesosMasterEmulator = self.server.emulator  # type: ignore[attr-defined]
-        return emulator
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/version":
-            self._reply(200, VERSION)
-        elif path in STATE_PATHS:
-            if self._redirected(path):
-                return
-            self._reply(200, operator_calls.legacy_state(self.emulator.core, self.emulator.address))
-        elif path == "/health":
-            self._reply(200, None)
-        else:
-            self._api("GET")
-
-    def do_POST(self) -> None:
-        self._api("POST")
-
-    def do_PUT(self) -> None:
-        self._api("PUT")
-
-    def do_DELETE(self) -> None:
-        self._api("DELETE")
-
-    def _api(self, method: str) -> None:
-        path = self.path.split("?", 1)[0]
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            self.close_connection = True
-            self._text(400, "Bad Content-Length")
-            return
-        raw = self.rfile.read(length) if length > 0 else b""
+    async def _request(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        if request.method in {"GET", "HEAD"}:
+            if path == "/version":
+                return _json(200, VERSION)
+            if path in STATE_PATHS:
+                redirect = self._redirected(path)
+                if redirect is not None:
+                    return redirect
+                state = await in_thread(
+                    lambda: operator_calls.legacy_state(self.core, self.address)
+                )
+                return _json(200, state)
+            if path == "/health":
+                return _json(200, None)
+        raw = await request.read()
         if path != SCHEDULER_PATH and path not in OPERATOR_PATHS:
-            self._text(404, f"no such endpoint {path}")
-            return
-        if self._redirected(path):
-            return
-        if method != "POST":
-            self._text(405, f"Expecting one of {{ 'POST' }}, but received '{method}'")
-            return
-        content_type = self.headers.get("Content-Type")
+            return _text(404, f"no such endpoint {path}")
+        redirect = self._redirected(path)
+        if redirect is not None:
+            return redirect
+        if request.method != "POST":
+            return _text(405, f"Expecting one of {{ 'POST' }}, but received '{request.method}'")
+        content_type = request.headers.get("Content-Type")
         if content_type is None:
-            self._text(400, "Expecting 'Content-Type' to be present")
-            return
+            return _text(400, "Expecting 'Content-Type' to be present")
         if content_type not in CONTENT_TYPES:
-            self._text(
+            return _text(
                 415,
                 f"Expecting 'Content-Type' of application/json or "
                 f"application/x-protobuf, got '{content_type}'",
             )
-            return
         if content_type == "application/x-protobuf":
-            self._text(415, "this emulator speaks application/json only")
-            return
+            return _text(415, "this emulator speaks application/json only")
         try:
             call = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
-            self._text(400, f"Failed to parse body into JSON: {exc}")
-            return
+            return _text(400, f"Failed to parse body into JSON: {exc}")
         try:
             if path == SCHEDULER_PATH:
-                self._scheduler(call)
-            else:
-                reply = operator_calls.handle(self.emulator.core, call)
-                self._reply(200, reply)
+                return await self._scheduler(request, call)
+            reply = await in_thread(lambda: operator_calls.handle(self.core, call))
+            return _json(200, reply)
         except CallError as err:
-            self._text(err.status, err.message)
+            return _text(err.status, err.message)
         except Exception as exc:
             # An emulator bug, not a client error: say so loudly, as a master's 500 would.
             log.exception("emulator failed on %s", path)
-            self._text(500, f"emulator error: {exc!r}")
+            return _text(500, f"emulator error: {exc!r}")
 
-    def _redirected(self, path: str) -> bool:
-        if self.emulator.is_leader:
-            return False
-        leader = self.emulator.leader_location()
+    def _redirected(self, path: str) -> web.Response | None:
+        if self.is_leader:
+            return None
+        leader = self.leader_location()
         if leader is None:
-            self._text(503, "No leader elected")
-        else:
-            self.send_response(307)
-            self.send_header("Location", f"//{leader}{path}")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-        return True
+            return _text(503, "No leader elected")
+        return web.Response(status=307, headers={"Location": f"//{leader}{path}"})
 
-    def _scheduler(self, call: Any) -> None:
+    async def _scheduler(self, request: web.Request, call: Any) -> web.StreamResponse:
         kind = scheduler_calls.validate_call(call)
-        stream_id = self.headers.get("Mesos-Stream-Id")
+        stream_id = request.headers.get("Mesos-Stream-Id")
         if kind != "SUBSCRIBE":
-            scheduler_calls.handle(self.emulator.core, call, stream_id)
-            self._text(202, "")
-            return
+            await in_thread(lambda: scheduler_calls.handle(self.core, call, stream_id))
+            return _text(202, "")
         if stream_id is not None:
             raise CallError(400, "Expecting 'Mesos-Stream-Id' header not to be present")
         info = call.get("subscribe", {}).get("framework_info")
@@ -318,34 +275,34 @@ class _Handler(BaseHTTPRequestHandler):
         if framework_id is not None and info_id is not None and framework_id != info_id:
             raise CallError(400, "'framework_id' differs from 'subscribe.framework_info.id'")
         try:
-            fw, stream = self.emulator.core.subscribe(info, framework_id or info_id)
+            fw, stream = self.core.subscribe(info, framework_id or info_id)
         except SubscribeRefusedError as refused:
             fw_id, stream = str(framework_id or info_id), refused.stream
         else:
             fw_id = fw.id
-        self.close_connection = True
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Mesos-Stream-Id", stream.stream_id)
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.emulator.serve_stream(self, fw_id, stream)
+        reply = web.StreamResponse(
+            status=200,
+            headers={
+                "Content-Type": "application/json",
+                "Mesos-Stream-Id": stream.stream_id,
+            },
+        )
+        reply.force_close()  # the stream is the connection's last exchange
+        reply.enable_chunked_encoding()
+        await reply.prepare(request)
+        await self._serve_stream(request, reply, fw_id, stream)
+        return reply
 
-    def _reply(self, status: int, body: Any) -> None:
-        data = b"" if body is None else json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        if data:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
-    def _text(self, status: int, message: str) -> None:
-        data = message.encode("utf-8")
-        self.send_response(status)
-        if data:
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+def _json(status: int, body: Any) -> web.Response:
+    if body is None:
+        return web.Response(status=status)
+    return web.Response(
+        status=status, body=json.dumps(body).encode("utf-8"), content_type="application/json"
+    )
+
+
+def _text(status: int, message: str) -> web.Response:
+    if not message:
+        return web.Response(status=status)
+    return web.Response(status=status, text=message, content_type="text/plain")
