@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from controlplane.state.errors import LeaseLostError
@@ -10,18 +11,13 @@ from controlplane.state.records import Lease
 from controlplane.state.store import StateStore
 
 
+@dataclass(frozen=True)
 class DynamoFrameworkIdStore:
     """`FrameworkIdStore` on the state table; only the lease holder may change the id."""
 
-    def __init__(
-        self,
-        store: StateStore,
-        lease: Callable[[], Lease | None],
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.store = store
-        self.lease = lease
-        self.clock = clock
+    store: StateStore
+    lease: Callable[[], Lease | None]
+    clock: Callable[[], datetime]
 
     def load(self) -> str | None:
         return self.store.load().framework_id

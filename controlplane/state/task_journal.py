@@ -8,6 +8,7 @@ deposed leader cannot queue or launch work its successor does not know about.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -52,18 +53,13 @@ class StoredTask(BaseModel):
         )
 
 
+@dataclass(frozen=True)
 class TaskJournal:
     """`QueueJournal` on the state table; writes only while `lease()` holds."""
 
-    def __init__(
-        self,
-        store: StateStore,
-        lease: Callable[[], Lease | None],
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.store = store
-        self.lease = lease
-        self.clock = clock
+    store: StateStore
+    lease: Callable[[], Lease | None]
+    clock: Callable[[], datetime]
 
     def write(self, puts: Sequence[Entry], deletes: Sequence[str]) -> None:
         lease = self.lease()

@@ -4,14 +4,10 @@ the Mesos secret never in configuration; `https://` masters verified, never down
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from aiohttp import web
-from moto.server import ThreadedMotoServer
 
 from controlplane.aws.calls import AwsCaller
 from controlplane.aws.secrets import SecretReader
@@ -19,24 +15,11 @@ from controlplane.config import ConfigError, Settings, load_settings
 from controlplane.control.wiring import mesos_credentials
 from controlplane.mesos.operator_client import OperatorClient
 from controlplane.mesos.replies import MesosError
-from controlplane.ops.serving import HttpService, TlsFiles
+from controlplane.ops.serving import HttpService
 from controlplane.ops.tokens import SecretTokens, TokenError
+from tests.aws.conftest import _SESSION as SESSION
 from tests.support.api_client import TOKEN
-
-SESSION = boto3.Session(
-    region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-)
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+from tests.support.tls import self_signed
 
 
 def _reader(moto_url: str, secret_id: str) -> SecretReader:
@@ -92,33 +75,6 @@ def test_mesos_settings_refuse_mixed_schemes_and_two_secrets() -> None:
         )
 
 
-def _tls(tmp_path: Path, name: str) -> TlsFiles:
-    cert, key = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return TlsFiles(cert, key)
-
-
 def test_an_https_master_is_spoken_to_over_verified_tls(tmp_path: Path) -> None:
     seen: list[str | None] = []
 
@@ -130,13 +86,13 @@ def test_an_https_master_is_spoken_to_over_verified_tls(tmp_path: Path) -> None:
     def routes(app: web.Application) -> None:
         app.router.add_post("/api/v1", operator)
 
-    tls = _tls(tmp_path, "master")
+    tls = self_signed(tmp_path, "master")
     with HttpService(routes, name="fake-master", tls=tls) as master:
         url = f"https://{master.address}"
         client = OperatorClient(url, credentials=("cp", "s3cret"), ca_bundle=tls.cert)
         assert client.agents_only() == []
         assert seen == ["Basic Y3A6czNjcmV0"]  # the credentials went, over TLS
-        other = _tls(tmp_path, "other")  # a CA that did not sign the master's certificate
+        other = self_signed(tmp_path, "other")  # a CA that did not sign the master's certificate
         untrusting = OperatorClient(url, attempts=1, ca_bundle=other.cert)
         with pytest.raises(MesosError, match="certificate"):
             untrusting.agents_only()

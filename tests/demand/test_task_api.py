@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,9 +16,10 @@ import pytest
 
 from controlplane.demand.queue import TaskQueue
 from controlplane.demand.server import DemandServer, SubmissionRules
-from controlplane.ops.serving import Limits, TlsFiles
+from controlplane.ops.serving import Limits
 from controlplane.ops.tokens import FileTokens, TokenError
 from tests.support.api_client import OTHER, TOKEN, StaticTokens, call, submit, token_file
+from tests.support.tls import self_signed
 
 TASK = {"id": "a", "job": "j", "resources": {"cpus": 1, "mem": 64}, "pool": "batch"}
 RULES = SubmissionRules(
@@ -240,35 +240,8 @@ def test_connections_past_the_cap_are_closed() -> None:
                 sock.close()
 
 
-def _self_signed(tmp_path: Path) -> TlsFiles:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return TlsFiles(cert, key)
-
-
 def test_tls_serves_https_only(tmp_path: Path) -> None:
-    tls = _self_signed(tmp_path)
+    tls = self_signed(tmp_path)
     rules = RULES
     with server(tls=tls, rules=rules) as srv:
         assert srv.url.startswith("https://")
