@@ -97,6 +97,11 @@ class Pool(Strict):
     #: pool's instances (at least one either way). None: no cap.
     max_drains_per_pass: Count | None = None
     max_drain_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    #: Resources this pool keeps for the tasks that ask for them: where its instances have
+    #: one, a task that asks for none of them neither opens an instance here nor (unless
+    #: `shares_scarce`) lands on its agents.
+    scarce: list[Name] = Field(default_factory=lambda: ["gpus"])
+    shares_scarce: bool = False
 
     @model_validator(mode="after")
     def _rules(self) -> Pool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,9 +37,12 @@ class InstanceTypeInfo:
     mem_mib: int
     network_mbps: float | None
     instance_storage_mib: float | None
+    #: Accelerators by Mesos resource name (`gpus`, `fpgas`, `neuron_devices`), counts.
+    accelerators: Mapping[str, float] = field(default_factory=dict)
 
     def capacity(self, rules: PoolRules) -> dict[str, float]:
-        """Resources one agent of this type offers Mesos, after the pool's memory reserve."""
+        """Resources one agent of this type offers Mesos, after the pool's memory reserve;
+        the pool's `capacity` rule sets or overrides any resource (named ones too)."""
         mem = self.mem_mib - rules.mem_reserve_mib
         if mem <= 0:
             raise BadAwsReplyError(
@@ -52,6 +55,8 @@ class InstanceTypeInfo:
             out["disk"] = float(disk)
         if self.network_mbps:
             out["network"] = self.network_mbps
+        out.update({name: float(n) for name, n in self.accelerators.items() if n > 0})
+        out.update(rules.capacity)
         return out
 
 
@@ -66,15 +71,42 @@ def parse_instance_type(raw: Mapping[str, Any]) -> InstanceTypeInfo:
         raise BadAwsReplyError(f"instance type {name}: reply has no VCpuInfo.DefaultVCpus")
     if not isinstance(mem, int) or mem <= 0:
         raise BadAwsReplyError(f"instance type {name}: reply has no MemoryInfo.SizeInMiB")
-    storage = raw.get("InstanceStorageInfo", {}).get("TotalSizeInGB")
+    storage = (raw.get("InstanceStorageInfo") or {}).get("TotalSizeInGB")
     return InstanceTypeInfo(
         name=name,
         vcpus=vcpus,
         mem_mib=mem,
         network_mbps=_network_mbps(raw.get("NetworkInfo", {})),
-        # GB (10^9 bytes) as MiB.
+        # GB (10^9 bytes) as MiB: local instance-store (NVMe) disks.
         instance_storage_mib=float(storage) * 1e9 / 2**20 if storage else None,
+        accelerators=_accelerators(name, raw),
     )
+
+
+#: Instance type data -> (list key, Mesos resource name): what each accelerator is called.
+_ACCELERATORS = (
+    ("GpuInfo", "Gpus", "gpus"),
+    ("FpgaInfo", "Fpgas", "fpgas"),
+    ("NeuronInfo", "NeuronDevices", "neuron_devices"),
+)
+
+
+def _accelerators(name: str, raw: Mapping[str, Any]) -> dict[str, float]:
+    """Accelerator counts (GPUs, FPGAs, Neuron devices) of one instance type."""
+    out: dict[str, float] = {}
+    for info_key, list_key, resource in _ACCELERATORS:
+        info = raw.get(info_key) or {}
+        if not isinstance(info, Mapping):
+            raise BadAwsReplyError(f"instance type {name}: {info_key} is not an object")
+        total = 0
+        for device in info.get(list_key) or []:
+            count = device.get("Count") if isinstance(device, Mapping) else None
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise BadAwsReplyError(f"instance type {name}: {info_key}.{list_key}: bad Count")
+            total += count
+        if total:
+            out[resource] = float(total)
+    return out
 
 
 def _network_mbps(info: Mapping[str, Any]) -> float | None:

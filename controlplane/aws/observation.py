@@ -175,6 +175,8 @@ class AwsObserver:
                 fitness=rule.fitness,
                 max_drains_per_pass=rule.max_drains_per_pass,
                 max_drain_share=rule.max_drain_share,
+                scarce=list(rule.scarce),
+                shares_scarce=rule.shares_scarce,
                 attributes=attributes,
                 groups=[
                     Group(

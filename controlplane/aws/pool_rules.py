@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -20,6 +21,8 @@ CLUSTER_TAG = "controlplane:cluster"
 POOL_TAG = "controlplane:pool"
 #: Tags whose value becomes a pool attribute: `controlplane:attr:<name>=<value>`.
 ATTRIBUTE_TAG_PREFIX = "controlplane:attr:"
+#: Tags that set what one instance offers: `controlplane:capacity:<resource>=<amount>`.
+CAPACITY_TAG_PREFIX = "controlplane:capacity:"
 
 
 class PoolRules(BaseModel):
@@ -43,6 +46,15 @@ class PoolRules(BaseModel):
     #: pool in one pass.
     max_drains_per_pass: int | None = Field(default=20, ge=0, le=1_000_000)
     max_drain_share: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    #: Resources one instance offers, set or overriding the instance type's data (named
+    #: scalars too: `{fpga = 1}`); a group tag `controlplane:capacity:<name>` wins over it.
+    capacity: dict[str, Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]] = Field(
+        default_factory=dict
+    )
+    #: Resources kept for the tasks that ask for them: a task asking for none never opens
+    #: an instance of a pool that has one, and lands on its agents only with `shares_scarce`.
+    scarce: list[str] = Field(default_factory=lambda: ["gpus"])
+    shares_scarce: bool = False
 
 
 #: Rule name -> tag that overrides it on a group.
@@ -103,13 +115,17 @@ class AdapterSettings(AdapterTimings):
 
 
 def rules_with_overrides(base: PoolRules, tags: Mapping[str, str], where: str) -> PoolRules:
-    """`base` with every `controlplane:<rule>` tag applied; a bad value names its tag."""
+    """`base` with every `controlplane:<rule>` and `controlplane:capacity:<resource>` tag
+    applied; a bad value names its tag."""
     changes: dict[str, object] = {}
     for rule, tag in RULE_TAGS.items():
         if tag not in tags:
             continue
         text = tags[tag].strip()
         changes[rule] = _parse_rule(rule, tag, text, where)
+    tagged = capacity_tags(tags, where)
+    if tagged:
+        changes["capacity"] = {**base.capacity, **tagged}
     if not changes:
         return base
     try:
@@ -141,3 +157,20 @@ def _parse_rule(rule: str, tag: str, text: str, where: str) -> object:
             raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not a whole number")
         return int(value)
     return value
+
+
+def capacity_tags(tags: Mapping[str, str], where: str) -> dict[str, float]:
+    """`controlplane:capacity:<resource>=<amount>` tags as resources; a bad one names itself."""
+    out: dict[str, float] = {}
+    for key, text in sorted(tags.items()):
+        if not key.startswith(CAPACITY_TAG_PREFIX):
+            continue
+        name = key.removeprefix(CAPACITY_TAG_PREFIX)
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise BadAwsReplyError(f"{where}: tag {key}={text!r} is not a number") from None
+        if not name or not math.isfinite(value) or not 0 <= value <= 1e12:
+            raise BadAwsReplyError(f"{where}: tag {key}={text!r} is not a resource amount")
+        out[name] = value
+    return out

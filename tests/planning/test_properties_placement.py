@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from hypothesis import given
+from hypothesis import strategies as st
 
 from controlplane.model import (
     AttributeConstraint,
@@ -25,6 +26,7 @@ from tests.support.contract_replay import (
     group_in,
     hard_balanced,
     job_of,
+    keeps_scarce,
     resource_names,
     shape,
     target_of,
@@ -225,3 +227,28 @@ def test_rule3_each_task_once(snapshot: Snapshot) -> None:
         assert up.reason.strip(), f"scale-up of {up.asg} without a reason"
     for down in p.scale_down:
         assert down.reason.strip(), f"scale-down of {down.agent} without a reason"
+
+
+@PROPERTY
+@given(VARIED, st.booleans())
+def test_scarce_resources_are_kept_for_the_work_that_needs_them(
+    snapshot: Snapshot, share: bool
+) -> None:
+    """A task asking for no GPU never opens a GPU instance, and lands on a GPU pool's agents
+    only where the pool shares them."""
+    pools = [p.model_copy(update={"shares_scarce": share}) for p in snapshot.pools]
+    w = world(snapshot.model_copy(update={"pools": pools}))
+    for p in w.plan.placements:
+        task = w.tasks[p.task]
+        pool = w.pools[w.pool_of(target_of(p))]
+        if keeps_scarce(pool, task):
+            assert p.agent is not None, f"{task.id} opened a {pool.name} instance for no gpu"
+            assert share, f"{task.id} landed on {pool.name}, which keeps its gpus"
+    for up in w.plan.scale_up:
+        pool = w.pools[up.pool]
+        opened_for = [
+            w.tasks[p.task]
+            for p in w.plan.placements
+            if p.new is not None and p.new.pool == pool.name
+        ]
+        assert all(not keeps_scarce(pool, t) for t in opened_for)

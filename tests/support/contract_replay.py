@@ -248,6 +248,12 @@ def fits_row(demand: dict[str, float], row: Row) -> bool:
     )
 
 
+def keeps_scarce(pool: Pool, task: Task) -> bool:
+    """The pool keeps a scarce resource (gpus) from this task, which asks for none of them."""
+    guarded = [r for r in pool.scarce if pool.capacity.get(r, 0.0) > 0]
+    return bool(guarded) and not any(task.resources.get(r, 0.0) > 0 for r in guarded)
+
+
 def fits_capacity(demand: dict[str, float], pool: Pool) -> bool:
     return all(a <= pool.capacity.get(n, 0.0) * (1 + EPS) for n, a in demand.items())
 
@@ -296,13 +302,20 @@ class Replay:
 
     def eligible(self, task: Task) -> list[Pool]:
         pools = self.w.snapshot.pools
-        return [p for p in pools if task.pool is None or p.name == task.pool]
+        return [
+            p
+            for p in pools
+            if (task.pool is None or p.name == task.pool)
+            and (p.shares_scarce or not keeps_scarce(p, task))
+        ]
 
     def may_take(self, task: Task, row: Row) -> bool:
         """Resources and every hard constraint but `balanced`."""
         if row.exclusive or job_of(task) in row.closed or not fits_row(task.resources, row):
             return False
         if task.pool is not None and row.pool.name != task.pool:
+            return False
+        if keeps_scarce(row.pool, task) and not row.pool.shares_scarce:
             return False
         for c in task.constraints:
             if c.soft:
@@ -322,6 +335,8 @@ class Replay:
         for pool in self.eligible(task):
             if scale_up_cooling(s, pool) or not fits_capacity(task.resources, pool):
                 continue
+            if keeps_scarce(pool, task):
+                continue  # never an instance of a scarce pool for work that does not need it
             for g in pool.groups:
                 room = g.max - g.desired - self.opened[(pool.name, g.zone)]
                 if not available(s, g) or room <= 0:

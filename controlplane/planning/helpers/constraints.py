@@ -8,10 +8,12 @@ fits on, and zones where its pools may open an instance).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from controlplane.model import Pool
 from controlplane.planning.growth import PoolGrowth
 from controlplane.planning.helpers.rowwise import all_at_least
 from controlplane.planning.table import (
@@ -60,6 +62,8 @@ class RowFilter:
         """Zones where a new instance of the pool may be opened and would take the task."""
         growth = self.growth[pool_i]
         pool = growth.pool
+        if kept_scarce(pool, self.table.dims, cls.demand):
+            return []  # never an instance of a scarce pool for work that does not need it
         for name, amount in zip(self.table.dims, cls.demand, strict=True):
             if amount > pool.capacity.get(name, 0.0) * (1 + EPS):
                 return []
@@ -69,6 +73,16 @@ class RowFilter:
             if all(attrs.get(name) == value for name, value in cls.hard_attrs):
                 zones.append(zone)
         return zones
+
+
+def kept_scarce(pool: Pool, dims: Mapping[str, int], demand: FloatArray) -> list[str]:
+    """The scarce resources `pool` keeps from a task of `demand` that asks for none of them
+    (empty: the task may use the pool). `dims`: resource name -> column of `demand`."""
+    guarded = [r for r in pool.scarce if pool.capacity.get(r, 0.0) > 0]
+    if not guarded:
+        return []
+    asks = any(r in dims and demand[dims[r]] > 0 for r in guarded)
+    return [] if asks else guarded
 
 
 def job_counts_by_value(table: CandidateTable, job: str, attribute: str) -> FloatArray:

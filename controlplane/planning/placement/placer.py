@@ -18,6 +18,7 @@ from controlplane.planning.helpers.commits import Commits
 from controlplane.planning.helpers.constraints import (
     RowFilter,
     balanced_allowed,
+    kept_scarce,
     soft_score,
 )
 from controlplane.planning.helpers.explain import cannot_place
@@ -88,9 +89,31 @@ class Placer:
         return vector(self.table.dims, self.snapshot.pools[pool_i].capacity)
 
     def eligible_pools(self, cls: TaskClass) -> list[int]:
-        if cls.pool is not None:
-            return [self.pool_index[cls.pool]]
-        return list(self.pool_order)
+        """Pools the class may use, cheapest first; a pool that keeps its scarce resources
+        (gpus) for the tasks that ask for them is left out unless it shares its agents."""
+        pools = [self.pool_index[cls.pool]] if cls.pool is not None else self.pool_order
+        return [
+            pi
+            for pi in pools
+            if self.snapshot.pools[pi].shares_scarce
+            or not kept_scarce(self.snapshot.pools[pi], self.table.dims, cls.demand)
+        ]
+
+    def scarce_note(self, cls: TaskClass) -> str | None:
+        """Why the class has no pool at all, when scarce resources are the reason."""
+        pools = [self.pool_index[cls.pool]] if cls.pool is not None else self.pool_order
+        kept = {
+            self.snapshot.pools[pi].name: kept_scarce(
+                self.snapshot.pools[pi], self.table.dims, cls.demand
+            )
+            for pi in pools
+        }
+        if not kept or not all(kept.values()):
+            return None
+        return "; ".join(
+            f"pool {name} keeps its {', '.join(r)} for tasks that ask for them"
+            for name, r in sorted(kept.items())
+        )
 
     def place(
         self, cls: TaskClass, tasks: list[Task] | None = None, may_open: bool = True
@@ -99,6 +122,10 @@ class Placer:
         new instance when `may_open` is False (the shortfall packing then takes them)."""
         pools = self.eligible_pools(cls)
         queue = list(cls.tasks if tasks is None else tasks)
+        note = None if pools else self.scarce_note(cls)
+        if note is not None:
+            self.unplaced.extend(Unplaced(task=t.id, reason=note) for t in queue)
+            return []
         # True while no existing row can take another task of this class.
         full = False
         if cls.batchable or cls.one_per_row:
