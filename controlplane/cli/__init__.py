@@ -115,6 +115,12 @@ def _demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     de.add_argument(
         "--compare", action="store_true", help="run every policy in `variants` side by side"
     )
+    de.add_argument(
+        "--max-wait",
+        type=float,
+        default=3600.0,
+        help="exit 1 if any task waited longer (seconds; default 3600), or never started",
+    )
     de.set_defaults(func=_lazy("demo", "cmd_demo"))
 
 

@@ -45,20 +45,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
         records.append(record)
         summaries.append(summary)
         prefix = f"{name}-" if args.compare else ""
-        images[name] = report.plot_run(record, workload, out, prefix)
+        images[name] = report.plot_run(record, workload, config, out, prefix)
     comparison = report.plot_comparison(summaries, out) if args.compare else None
     page = report.write_page(out, summaries, images, records, comparison)
     path = report.write_summary(out, summaries)
+    failing = []
     for s in summaries:
         print(
             f"{s['policy']}: {s['instance_hours']} instance-hours (oracle "
             f"{s['oracle_instance_hours']}, static peak {s['static_peak_instance_hours']}), "
-            f"${s['cost_usd']}, p95 wait {s['p95_wait_s']}s, "
-            f"busy terminations {s['busy_terminations']}",
+            f"${s['cost_usd']}, p95 wait {s['p95_wait_s']}s, never started "
+            f"{s['tasks_never_started']}, busy terminations {s['busy_terminations']}",
             file=sys.stderr,
         )
+        for name, p in s["pools"].items():
+            print(
+                f"  pool {name} ({p['instance_type']}): {p['tasks']} tasks, "
+                f"{p['instance_hours']} instance-hours (oracle {p['oracle_instance_hours']}), "
+                f"${p['cost_usd']}",
+                file=sys.stderr,
+            )
+        failing += _failures(s, args.max_wait)
     print(f"report: {page}\nsummary: {path}")
-    return 1 if any(s["busy_terminations"] or s["failed_passes"] for s in summaries) else 0
+    for line in failing:
+        print(f"controlplane demo: {line}", file=sys.stderr)
+    return 1 if failing else 0
+
+
+def _failures(s: dict[str, object], max_wait_s: float) -> list[str]:
+    """Why a run does not pass: a busy termination, a failed pass, work that never started
+    or waited longer than `max_wait_s`."""
+    out = []
+    policy = s["policy"]
+    if s["busy_terminations"]:
+        out.append(f"{policy}: {s['busy_terminations']} instances terminated with tasks")
+    if s["failed_passes"]:
+        out.append(f"{policy}: {s['failed_passes']} passes failed")
+    if s["tasks_never_started"]:
+        shown = ", ".join(str(t) for t in s["never_started"])  # type: ignore[attr-defined]
+        out.append(f"{policy}: {s['tasks_never_started']} tasks never started ({shown})")
+    longest = s["max_pending_s"]
+    if isinstance(longest, int | float) and longest > max_wait_s:
+        out.append(f"{policy}: a task waited {longest:.0f}s, more than --max-wait {max_wait_s:g}s")
+    return out
 
 
 def _workload(trace: Path | None, config: DemoConfig) -> Workload:

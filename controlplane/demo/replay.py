@@ -16,7 +16,7 @@ import secrets
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,8 @@ class Recording:
     #: task id -> (submitted, started) virtual seconds from the start.
     submitted: dict[str, float] = field(default_factory=dict)
     started: dict[str, float] = field(default_factory=dict)
+    #: task id -> the pool it was submitted to.
+    pool_of: dict[str, str] = field(default_factory=dict)
     ended: set[str] = field(default_factory=set)
     #: (t, pool, kind, count, reason) of every scale action the daemon planned and made.
     actions: list[tuple[float, str, str, int, str]] = field(default_factory=list)
@@ -226,7 +228,7 @@ class Replay:
             if step % every == 0 and self._pass(daemon, now):
                 report = world.bridge.sync()  # groups changed: instances launch or leave
             self._settle(world)
-            sample = self._sample(world, daemon, now, len(report.waiting))
+            sample = self._sample(world, daemon, now, report.waiting_pools)
             self.record.samples.append(sample)
             if self.progress is not None:
                 self.progress(now / horizon, sample)
@@ -241,6 +243,7 @@ class Replay:
             pool = gpu if arrival.gpus and gpu else base
             batch.append(submission(arrival, task_id, pool))
             self.record.submitted[task_id] = arrival.submit_s
+            self.record.pool_of[task_id] = pool
         assert daemon.demand_server is not None
         for start in range(0, len(batch), MAX_BATCH):
             request = urllib.request.Request(
@@ -285,7 +288,9 @@ class Replay:
                 busy = bool(core.offers) or core._allocate_now
             quiet = 0 if busy else quiet + 1
 
-    def _sample(self, world: SimWorld, daemon: Daemon, now: float, launching: int) -> Sample:
+    def _sample(
+        self, world: SimWorld, daemon: Daemon, now: float, launching: Mapping[str, int]
+    ) -> Sample:
         record = self.record
         allocated: dict[str, dict[str, float]] = {}
         provisioned: dict[str, dict[str, float]] = {}
@@ -309,9 +314,8 @@ class Replay:
                     for name in ("cpus", "mem"):
                         alloc[name] += task.resources.get(name, 0.0)
         record.ended.update(t for t in record.started if t not in running)
-        if launching:
-            first = self.config.pools[0].name
-            instances[first] = instances.get(first, 0) + launching
+        for pool, count in launching.items():  # launching instances count in their own pool
+            instances[pool] = instances.get(pool, 0) + count
         assert daemon.queue is not None
         pending = len(daemon.queue.pending())
         return Sample(now, pending, len(running), allocated, provisioned, instances, by_zone)

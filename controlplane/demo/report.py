@@ -19,8 +19,9 @@ matplotlib.use("Agg")  # files only: no display on servers and CI
 import matplotlib.pyplot as plt
 import numpy as np
 
+from controlplane.demo.config import DemoConfig
 from controlplane.demo.replay import Recording
-from controlplane.demo.summary import agent_capacity, oracle_instances
+from controlplane.demo.summary import oracle_instances, pool_capacity, waits
 from controlplane.demo.workload import Workload, concurrent_demand
 
 #: Summary rows shown in the page, in this order.
@@ -34,9 +35,11 @@ SHOWN = (
     "cost_vs_oracle",
     "tasks_submitted",
     "tasks_completed",
+    "tasks_never_started",
     "p50_wait_s",
     "p95_wait_s",
     "max_wait_s",
+    "max_pending_s",
     "mean_cpu_utilisation",
     "peak_instances",
     "scale_ups",
@@ -48,32 +51,48 @@ SHOWN = (
 )
 
 
-def plot_run(record: Recording, workload: Workload, out: Path, prefix: str) -> list[str]:
+def plot_run(
+    record: Recording, workload: Workload, config: DemoConfig, out: Path, prefix: str
+) -> list[str]:
     """Write this run's PNGs into `out`; returns their file names."""
     hours = np.array([s.t for s in record.samples]) / 3600.0
     if not len(hours):
         return []
-    cap_cpu, _ = agent_capacity(record)
     demand_cpu, _, _ = concurrent_demand(workload, hours * 3600.0)
     allocated = [sum(a["cpus"] for a in s.allocated.values()) for s in record.samples]
     provisioned = [sum(p["cpus"] for p in s.provisioned.values()) for s in record.samples]
-    instances = [sum(s.instances.values()) for s in record.samples]
-    oracle = oracle_instances(workload, record, hours * 3600.0)
     names = []
 
     fig, ax = plt.subplots(figsize=(10, 4))
     ax.plot(hours, demand_cpu, label="demand (work if started on submit)", lw=1)
     ax.plot(hours, allocated, label="allocated (running tasks)", lw=1)
     ax.plot(hours, provisioned, label="provisioned (registered agents)", lw=1.5)
-    ax.plot(hours, np.array(instances) * cap_cpu, label="instances x capacity", lw=1, ls="--")
-    ax.plot(hours, oracle * cap_cpu, label="oracle (fewest instances)", lw=1, ls=":")
     _finish(ax, "CPUs over time", "cpus")
     names.append(_save(fig, out / f"{prefix}capacity.png"))
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    routed = [record.pool_of.get(f"t{i:06d}") for i in range(len(workload.arrivals))]
+    for pool in config.pools:
+        mine = Workload(
+            tuple(a for a, p in zip(workload.arrivals, routed, strict=True) if p == pool.name),
+            workload.source,
+        )
+        line = ax.plot(
+            hours,
+            [s.instances.get(pool.name, 0) for s in record.samples],
+            lw=1.5,
+            label=f"{pool.name} instances",
+        )
+        oracle = oracle_instances(mine, hours * 3600.0, pool_capacity(config, pool))
+        ax.plot(hours, oracle, lw=1, ls=":", color=line[0].get_color(), label=f"{pool.name} oracle")
+    _finish(ax, "Instances per pool, and the oracle", "instances")
+    names.append(_save(fig, out / f"{prefix}pools.png"))
 
     fig, ax = plt.subplots(figsize=(10, 3))
     zones = sorted({z for s in record.samples for z in s.agents_by_zone})
     stacks = [[s.agents_by_zone.get(z, 0) for s in record.samples] for z in zones]
-    ax.stackplot(hours, *stacks, labels=zones, step="post")
+    if stacks:  # a run that never launched anything has no zone to stack
+        ax.stackplot(hours, *stacks, labels=zones, step="post")
     _finish(ax, "Registered agents per zone", "agents")
     names.append(_save(fig, out / f"{prefix}zones.png"))
 
@@ -87,10 +106,11 @@ def plot_run(record: Recording, workload: Workload, out: Path, prefix: str) -> l
     _finish(ax, "Utilisation and pending tasks", "utilisation")
     names.append(_save(fig, out / f"{prefix}utilisation.png"))
 
-    waits = [record.started[t] - record.submitted[t] for t in record.started]
+    all_waits, _ = waits(record, float(hours[-1] * 3600.0))
     fig, ax = plt.subplots(figsize=(6, 3))
-    ax.hist(waits, bins=40, color="tab:purple")
-    ax.set_yscale("log")
+    if len(all_waits):
+        ax.hist(all_waits, bins=40, color="tab:purple")
+        ax.set_yscale("log")
     ax.set_xlabel("seconds from submission to start")
     ax.set_ylabel("tasks")
     ax.set_title("Pending-wait distribution")

@@ -71,6 +71,8 @@ class SyncReport:
     removed: tuple[str, ...] = ()
     #: Seen, still booting (or held back by an error); an agent comes later.
     waiting: tuple[str, ...] = ()
+    #: Pool -> instances waiting to register (launching capacity, by its own pool).
+    waiting_pools: Mapping[str, int] = field(default_factory=dict)
     #: Gone from their group; the agent stays until `gone_delay_s` has passed.
     leaving: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
@@ -135,6 +137,7 @@ class FleetBridge:
         #: Zones whose instances boot but never register (a broken image, a blocked
         #: network): the faults a registration deadline exists for.
         self.dead_zones: set[str] = set()
+        self._pool_of: dict[str, str] = {}
         self._lock = threading.Lock()
         self.violations: list[Violation] = []
         self.error_count = 0
@@ -161,12 +164,21 @@ class FleetBridge:
                         if not t.registered and t.gone_since is None
                     )
                 ),
+                waiting_pools=self._waiting_pools(),
                 leaving=tuple(
                     sorted(i for i, t in self._tracked.items() if t.gone_since is not None)
                 ),
                 errors=tuple(step.errors),
                 violations=tuple(step.violations),
             )
+
+    def _waiting_pools(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for t in self._tracked.values():
+            if not t.registered and t.gone_since is None:
+                pool = self._pool_of.get(t.asg, "?")
+                out[pool] = out.get(pool, 0) + 1
+        return out
 
     def _sync(self, step: _Step) -> None:
         try:
@@ -185,6 +197,7 @@ class FleetBridge:
                 unreadable.add(str(raw.get("AutoScalingGroupName") or "?"))
                 continue
             groups[group.name] = (group, raw)
+            self._pool_of[group.name] = group.pool
         present = {
             inst.instance_id: (group, inst)
             for group, _ in groups.values()

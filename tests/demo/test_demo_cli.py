@@ -95,3 +95,35 @@ def test_bad_traces_are_one_line_and_exit_2(
     assert main(["demo", "--trace", str(trace), "--hours", "1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_a_task_that_never_started_fails_the_run_and_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "late.csv"
+    # Two whole-instance tasks a minute before the replay ends: the idle agent takes one,
+    # no instance can boot for the other in time.
+    trace.write_text(
+        "submit_s,duration_s,cpus,mem\n10,600,1,1024\n3550,600,8,1024\n3550,600,8,1024\n"
+    )
+    out = tmp_path / "out"
+    code = main(["demo", "--trace", str(trace), "--hours", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "1 tasks never started (t000002)" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["tasks_never_started"] == 1
+    assert summary["max_pending_s"] >= 1  # counted as at least its pending time
+    assert set(summary["pools"]) == {"general"}
+    assert summary["pools"]["general"]["cost_usd"] == summary["cost_usd"]
+
+
+def test_a_run_that_never_launched_anything_still_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    trace = tmp_path / "later.csv"
+    trace.write_text("submit_s,duration_s,cpus,mem\n7200,600,1,1024\n")  # after the replay
+    out = tmp_path / "out"
+    assert main(["demo", "--trace", str(trace), "--hours", "0.5", "--out", str(out)]) == 0
+    assert (out / "report.html").exists()
+    assert json.loads((out / "summary.json").read_text())["tasks_submitted"] == 0
