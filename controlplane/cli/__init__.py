@@ -116,6 +116,12 @@ def _demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--compare", action="store_true", help="run every policy in `variants` side by side"
     )
     de.add_argument(
+        "--workload",
+        choices=["day", "gpu"],
+        default="day",
+        help="the synthetic day, or the day plus GPU training jobs (adds a GPU pool)",
+    )
+    de.add_argument(
         "--max-wait",
         type=float,
         default=3600.0,

@@ -9,8 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controlplane.demo.config import DemoConfig, Variant, load_demo_config
-from controlplane.demo.workload import Workload, WorkloadError, load_trace, synthetic
+from controlplane.demo.config import DemoConfig, DemoPool, Variant, load_demo_config
+from controlplane.demo.workload import (
+    Workload,
+    WorkloadError,
+    load_trace,
+    synthetic,
+    synthetic_gpu,
+)
 
 if TYPE_CHECKING:
     from controlplane.demo.replay import Recording, Sample
@@ -25,7 +31,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from controlplane.demo.summary import summarize  # noqa: PLC0415
 
     config = load_demo_config(args.config, hours=args.hours, seed=args.seed)
-    workload = _workload(args.trace, config)
+    if args.workload == "gpu":
+        if args.trace is not None:
+            raise WorkloadError("--workload gpu is synthetic: give it or --trace, not both")
+        config = with_gpu_pool(config)
+    workload = _workload(args.trace, config, args.workload)
     print(
         f"controlplane demo: {workload.source}, {len(workload.arrivals)} tasks, "
         f"{config.hours:g} virtual hours",
@@ -90,9 +100,20 @@ def _failures(s: dict[str, object], max_wait_s: float) -> list[str]:
     return out
 
 
-def _workload(trace: Path | None, config: DemoConfig) -> Workload:
+def with_gpu_pool(config: DemoConfig) -> DemoConfig:
+    """`config` with a GPU pool (g4dn.xlarge, list price) unless it has one already."""
+    if any(p.gpu for p in config.pools):
+        return config
+    gpu = DemoPool(
+        name="gpu", instance_type="g4dn.xlarge", hourly_price=0.526, max_per_zone=10, gpu=True
+    )
+    return config.model_copy(update={"pools": (*config.pools, gpu)})
+
+
+def _workload(trace: Path | None, config: DemoConfig, kind: str = "day") -> Workload:
     if trace is None:
-        return synthetic(hours=config.hours, seed=config.seed, scale=config.scale)
+        make = synthetic_gpu if kind == "gpu" else synthetic
+        return make(hours=config.hours, seed=config.seed, scale=config.scale)
     workload = load_trace(trace, hours=config.hours)
     _check_fits(workload, config, str(trace))
     return workload

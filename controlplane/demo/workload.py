@@ -153,6 +153,39 @@ def synthetic(hours: float = 24.0, seed: int = 7, scale: float = 1.0) -> Workloa
     return Workload(kept, f"synthetic(hours={hours:g}, seed={seed}, scale={scale:g})")
 
 
+def synthetic_gpu(hours: float = 24.0, seed: int = 7, scale: float = 1.0) -> Workload:
+    """The synthetic day plus GPU work: a training job every few hours fans out tasks that
+    each ask for one GPU and run for tens of minutes, so a GPU pool scales from zero for
+    them and back to zero between them."""
+    day = synthetic(hours, seed, scale)
+    rng = np.random.default_rng(seed + 1)
+    horizon = hours * 3600.0
+    gpu: list[Arrival] = []
+    at = float(rng.uniform(0.5, 1.5) * 3600)
+    job = 0
+    while at < horizon:
+        for _ in range(int(rng.integers(4, 17))):
+            gpu.append(
+                Arrival(
+                    at + float(rng.uniform(0, 120)),
+                    float(rng.uniform(1800, 5400)),
+                    2.0,
+                    8192.0,
+                    gpus=1.0,
+                    job=f"train-{job:02d}",
+                )
+            )
+        job += 1
+        at += float(rng.uniform(2.5, 4.0) * 3600)
+    arrivals = sorted(
+        (*day.arrivals, *(a for a in gpu if a.submit_s < horizon)),
+        key=lambda a: (a.submit_s, a.job or "", a.cpus),
+    )
+    return Workload(
+        tuple(arrivals), f"synthetic-gpu(hours={hours:g}, seed={seed}, scale={scale:g})"
+    )
+
+
 def alibaba(
     path: Path,
     *,

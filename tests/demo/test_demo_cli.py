@@ -127,3 +127,17 @@ def test_a_run_that_never_launched_anything_still_reports(
     assert main(["demo", "--trace", str(trace), "--hours", "0.5", "--out", str(out)]) == 0
     assert (out / "report.html").exists()
     assert json.loads((out / "summary.json").read_text())["tasks_submitted"] == 0
+
+
+def test_the_gpu_workload_adds_a_gpu_pool_and_refuses_a_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from controlplane.cli.demo import with_gpu_pool  # noqa: PLC0415
+
+    config = with_gpu_pool(load_demo_config(None))
+    assert [(p.name, p.gpu) for p in config.pools] == [("general", False), ("gpu", True)]
+    assert with_gpu_pool(config) == config
+    trace = tmp_path / "t.csv"
+    trace.write_text("submit_s,duration_s,cpus,mem\n1,10,1,100\n")
+    assert main(["demo", "--workload", "gpu", "--trace", str(trace), "--out", str(tmp_path)]) == 2
+    assert "not both" in capsys.readouterr().err

@@ -127,3 +127,13 @@ def test_unknown_trace_format_lists_the_accepted_headers(tmp_path: Path) -> None
         load_trace(path)
     with pytest.raises(WorkloadError, match="No such file"):
         load_trace(tmp_path / "absent.csv")
+
+
+def test_the_gpu_day_adds_gpu_training_jobs_to_the_synthetic_day() -> None:
+    from controlplane.demo.workload import synthetic_gpu  # noqa: PLC0415
+
+    day, gpu = synthetic(hours=12), synthetic_gpu(hours=12)
+    extra = [a for a in gpu.arrivals if a.gpus]
+    assert extra and all(a.gpus == 1.0 and a.job.startswith("train-") for a in extra)  # type: ignore[union-attr]
+    assert len(gpu.arrivals) == len(day.arrivals) + len(extra)
+    assert len({a.job for a in extra}) >= 2  # several jobs: the pool empties between them
