@@ -234,8 +234,8 @@ def test_rule3_each_task_once(snapshot: Snapshot) -> None:
 def test_scarce_resources_are_kept_for_the_work_that_needs_them(
     snapshot: Snapshot, share: bool
 ) -> None:
-    """A task asking for no GPU never opens a GPU instance, and lands on a GPU pool's agents
-    only where the pool shares them."""
+    """A task asking for no GPU never lands on a GPU pool's launching or new instance, and
+    on its registered agents only where the pool shares them."""
     pools = [p.model_copy(update={"shares_scarce": share}) for p in snapshot.pools]
     w = world(snapshot.model_copy(update={"pools": pools}))
     for p in w.plan.placements:

@@ -315,8 +315,8 @@ class Replay:
             return False
         if task.pool is not None and row.pool.name != task.pool:
             return False
-        if keeps_scarce(row.pool, task) and not row.pool.shares_scarce:
-            return False
+        if keeps_scarce(row.pool, task) and (not row.pool.shares_scarce or row.target[0] == "new"):
+            return False  # a sharing pool lends registered agents only
         for c in task.constraints:
             if c.soft:
                 continue

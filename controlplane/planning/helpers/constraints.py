@@ -18,6 +18,7 @@ from controlplane.planning.growth import PoolGrowth
 from controlplane.planning.helpers.rowwise import all_at_least
 from controlplane.planning.table import (
     EPS,
+    HYPOTHETICAL,
     BoolArray,
     CandidateTable,
     FloatArray,
@@ -42,6 +43,9 @@ class RowFilter:
         mask &= t.usable[:n] & ~t.exclusive[:n]
         if len(pools) < len(t.pools):
             mask &= np.isin(t.pool_idx[:n], pools)
+        sharing = [pi for pi in pools if kept_scarce(self.growth[pi].pool, t.dims, cls.demand)]
+        if sharing:  # a pool sharing its scarce agents: registered agents only, never new ones
+            mask &= ~(np.isin(t.pool_idx[:n], sharing) & (t.tier[:n] == HYPOTHETICAL))
         if cls.exclusive:
             mask &= (t.running[:n] == 0) & (t.placed[:n] == 0)
         for name, value in cls.hard_attrs:
