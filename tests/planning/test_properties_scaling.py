@@ -28,6 +28,7 @@ from tests.support.contract_replay import (
     group_in,
     hard,
     instance_attributes,
+    keeps_scarce,
     launching,
     running,
     scale_down_cooling,
@@ -136,6 +137,8 @@ def test_rule5_launching_before_new(snapshot: Snapshot) -> None:
                 continue
             if not fits(task.resources, other.capacity, other.capacity):
                 continue
+            if keeps_scarce(other, task):
+                continue  # a GPU pool's launching instance is not for work without GPUs
             for zone, index in w.launching_left_empty(other):
                 attrs = instance_attributes(other, zone, index)
                 if all(
