@@ -27,10 +27,11 @@ from controlplane.control.wiring import build, http_demand, utc_now
 from controlplane.demand import DemandSource
 from controlplane.demand.queue import TaskQueue
 from controlplane.demand.server import DemandServer, SubmissionRules
-from controlplane.ops.access import serving, token_source
+from controlplane.ops.access import token_source
 from controlplane.ops.health import Health
 from controlplane.ops.http import OpsServer
 from controlplane.ops.metrics import ControlMetrics
+from controlplane.ops.serving import from_access as serving
 from controlplane.state import DynamoFrameworkIdStore, Lease, default_holder
 from controlplane.state.task_journal import TaskJournal
 

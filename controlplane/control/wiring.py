@@ -31,7 +31,7 @@ from controlplane.demand import DemandSource
 from controlplane.demand.http_source import HttpDemandSource
 from controlplane.demand.queue import TaskQueue
 from controlplane.mesos.operator_client import OperatorClient
-from controlplane.ops.tokens import FileTokens, SecretTokens, TokenSource
+from controlplane.ops.access import tokens_from
 from controlplane.state import StateStore
 from controlplane.state.clients import make_dynamodb
 
@@ -67,15 +67,7 @@ def http_demand(settings: Settings) -> HttpDemandSource:
     """The `http` demand source, with its bearer token when one is configured."""
     demand = settings.demand
     assert demand.url is not None  # checked by DemandConfig
-    source: TokenSource | None = None
-    if demand.url_token_file is not None:
-        source = FileTokens(demand.url_token_file)
-    elif demand.url_token_secret is not None:
-        aws = settings.aws
-        reader = SecretReader(
-            AwsCaller(), demand.url_token_secret, region=aws.region, endpoint_url=aws.endpoint_url
-        )
-        source = SecretTokens(reader, f"secret {demand.url_token_secret}")
+    source = tokens_from(demand.url_token_file, demand.url_token_secret, settings)
     token = None if source is None else source.tokens()[0].decode("ascii")
     return HttpDemandSource(demand.url, token=token)
 

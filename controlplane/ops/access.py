@@ -1,49 +1,52 @@
-"""An API's access settings into what serves it: its token source, TLS files and limits.
+"""Bearer tokens of an API, or of an upstream one, from a file or Secrets Manager.
 
-Kept apart from `controlplane.control.wiring` because serving needs aiohttp, which the daemon has
-and the scheduled-scaling Lambda (no server) does not.
+No aiohttp here: the Lambda (which serves nothing) reads its upstream token through it
+too. What serves an API (TLS files, limits) is `controlplane.ops.serving.from_access`.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import boto3
 
 from controlplane.aws.calls import AwsCaller
 from controlplane.aws.secrets import SecretReader
 from controlplane.config import ApiAccess, Settings
-from controlplane.ops.serving import Limits, TlsFiles
 from controlplane.ops.tokens import FileTokens, SecretTokens, TokenSource
+
+
+def tokens_from(
+    path: Path | None,
+    secret: str | None,
+    settings: Settings,
+    *,
+    refresh_s: float = 300.0,
+    session: boto3.Session | None = None,
+) -> TokenSource | None:
+    """Bearer tokens from a file or a Secrets Manager secret (None: neither is given)."""
+    if path is not None:
+        return FileTokens(path)
+    if secret is None:
+        return None
+    aws = settings.aws
+    reader = SecretReader(
+        AwsCaller(), secret, region=aws.region, endpoint_url=aws.endpoint_url, session=session
+    )
+    return SecretTokens(reader, f"secret {secret}", refresh_s=refresh_s)
 
 
 def token_source(
     access: ApiAccess, settings: Settings, session: boto3.Session | None = None
 ) -> TokenSource:
     """The bearer tokens an API accepts (a file, or a Secrets Manager secret)."""
-    if access.tokens_file is not None:
-        return FileTokens(access.tokens_file)
-    if access.tokens_secret is None:
-        raise ValueError("no token source configured")
-    aws = settings.aws
-    reader = SecretReader(
-        AwsCaller(),
+    source = tokens_from(
+        access.tokens_file,
         access.tokens_secret,
-        region=aws.region,
-        endpoint_url=aws.endpoint_url,
+        settings,
+        refresh_s=access.tokens_refresh_s,
         session=session,
     )
-    return SecretTokens(reader, f"secret {access.tokens_secret}", refresh_s=access.tokens_refresh_s)
-
-
-def serving(access: ApiAccess, *, max_body_bytes: int) -> tuple[TlsFiles | None, Limits]:
-    """TLS files and connection limits of an API from its access settings."""
-    tls = (
-        TlsFiles(access.tls_cert, access.tls_key)
-        if access.tls_cert is not None and access.tls_key is not None
-        else None
-    )
-    limits = Limits(
-        max_connections=access.max_connections,
-        connection_deadline_s=access.connection_timeout_s,
-        max_body_bytes=max_body_bytes,
-    )
-    return tls, limits
+    if source is None:
+        raise ValueError("no token source configured")
+    return source

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from controlplane.config import ApiAccess
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -259,3 +261,18 @@ class HttpService:
 async def in_thread(fn: Callable[[], T]) -> T:
     """Run blocking work (DynamoDB, locks) off the event loop, in the loop's bounded pool."""
     return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+
+def from_access(access: ApiAccess, *, max_body_bytes: int) -> tuple[TlsFiles | None, Limits]:
+    """TLS files and connection limits of an API from its access settings."""
+    tls = (
+        TlsFiles(access.tls_cert, access.tls_key)
+        if access.tls_cert is not None and access.tls_key is not None
+        else None
+    )
+    limits = Limits(
+        max_connections=access.max_connections,
+        connection_deadline_s=access.connection_timeout_s,
+        max_body_bytes=max_body_bytes,
+    )
+    return tls, limits
