@@ -144,9 +144,9 @@ def test_kill_9_of_the_leader_loses_no_accepted_task(world: SimWorld, tmp_path: 
         status, data = submit(second_url, [_task(0, 1.0)])
         assert status == 409 and "already" in data["error"], data
         _wait(lambda: _finished(world) >= {f"t{i}" for i in range(2, 6)}, 60, "the queued tasks")
-        status, listing, _ = call(second_url)
-        assert status == 200
-        assert listing["counts"].get("running", 0) == 2  # reconciled as running, not relaunched
+        # The daemon learns of each finish from a status update a moment after the emulator.
+        _wait(lambda: _counts(second_url).get("finished", 0) == 4, 30, "the daemon to see them")
+        assert _counts(second_url).get("running", 0) == 2  # reconciled as running, not relaunched
         assert sorted(_launches(world)) == [f"t{i}" for i in range(6)]  # each launched once
     finally:
         _stop(first, *(p for p in [second] if p is not None))
@@ -175,6 +175,13 @@ def test_an_instance_that_never_registers_is_replaced_elsewhere(
     finally:
         _stop(proc)
     assert world.invariant_violations() == []
+
+
+def _counts(url: str) -> dict[str, int]:
+    status, listing, _ = call(url)
+    assert status == 200, listing
+    counts: dict[str, int] = listing["counts"]
+    return counts
 
 
 def _running(world: SimWorld) -> set[str]:
