@@ -102,6 +102,19 @@ class Pool(Strict):
     #: `shares_scarce`) lands on its agents.
     scarce: list[Name] = Field(default_factory=lambda: ["gpus"])
     shares_scarce: bool = False
+    #: The operators' pool this one is a part of, when that pool holds groups of several
+    #: instance types (one planner pool per type): a task naming the family may use any of
+    #: its pools, the cheapest that fits first, and the attribute `pool` is the family.
+    family: Name | None = None
+
+    def named(self, name: str) -> bool:
+        """A task naming `name` may use this pool: its own name, or its family's."""
+        return name in (self.name, self.family)
+
+    @property
+    def pool_attribute(self) -> str:
+        """What constraints on `pool` see on this pool's agents: the family, else the name."""
+        return self.family or self.name
 
     @model_validator(mode="after")
     def _rules(self) -> Pool:
@@ -230,12 +243,16 @@ class Snapshot(Strict):
         _unique("pending", [t.id for t in self.pending])
         _unique("groups (asg)", [g.asg for p in self.pools for g in p.groups])
         pools = {p.name: p for p in self.pools}
+        families = {p.family for p in self.pools if p.family is not None}
+        if families & set(pools):
+            clash = sorted(families & set(pools))[0]
+            raise ValueError(f"pools: {clash!r} is both a pool's name and a family")
         for i, agent in enumerate(self.agents):
             why = foreign(agent, pools)
             if why is not None:
                 raise ValueError(f"agents[{i}] ({agent.id}): {why}")
         for i, task in enumerate(self.pending):
-            if task.pool is not None and task.pool not in pools:
+            if task.pool is not None and task.pool not in pools and task.pool not in families:
                 raise ValueError(f"pending[{i}] ({task.id}): unknown pool {task.pool!r}")
         for name in self.history:
             if name not in pools:

@@ -95,21 +95,32 @@ def _group(observation: AwsObservation, asg: str, pool: str, zone: str) -> Obser
 
 
 def _set_desired(
-    caller: AwsCaller, autoscaling: BotoClient, kind: str, asg: str, target: int, detail: str
+    caller: AwsCaller,
+    autoscaling: BotoClient,
+    kind: str,
+    group: ObservedGroup,
+    target: int,
+    detail: str,
 ) -> ActionResult:
-    """SetDesiredCapacity to an absolute value (safe to repeat), as a result, never a raise."""
+    """SetDesiredCapacity to an absolute value (safe to repeat), as a result, never a raise.
+
+    `target` counts instances; a weighted group is sent the units that bring at least that
+    many (`weights.py`), and the detail says both."""
+    value = group.desired_value(target)
+    if group.units is not None:
+        detail = f"{detail} [{value} capacity units, heaviest type {group.units.heaviest}]"
     try:
         reply = caller.write(
             autoscaling,
             "SetDesiredCapacity",
             idempotent=True,
-            AutoScalingGroupName=asg,
-            DesiredCapacity=target,
+            AutoScalingGroupName=group.name,
+            DesiredCapacity=value,
             HonorCooldown=False,
         )
     except AwsError as error:
-        return ActionResult(kind, asg, "failed", str(error))
-    return ActionResult(kind, asg, "dry_run" if reply is None else "done", detail)
+        return ActionResult(kind, group.name, "failed", str(error))
+    return ActionResult(kind, group.name, "dry_run" if reply is None else "done", detail)
 
 
 def apply_scale_ups(
@@ -151,7 +162,7 @@ def apply_scale_ups(
             continue
         clamp = f" (clamped to max {group.max})" if target < current + action.count else ""
         detail = f"desired {current} -> {target}{clamp}: {action.reason}"
-        result = _set_desired(caller, autoscaling, "scale_up", group.name, target, detail)
+        result = _set_desired(caller, autoscaling, "scale_up", group, target, detail)
         results.append(result)
         if result.outcome == "done":
             desired[group.name] = target
@@ -171,6 +182,8 @@ def apply_scale_downs(
     Skips instances already leaving and any that would take the group below min. The
     instance is unprotected just before its termination (it was protected while busy).
     An unknown instance fails that action with a clear message; the others still run.
+    Returns one result per action, in order, then one per weighted group whose desired
+    units were restated (`_settle_units`).
     """
     results: list[ActionResult] = []
     desired: dict[str, int] = {}
@@ -184,7 +197,37 @@ def apply_scale_downs(
         except AwsError as error:
             iid = action.instance_id
             results.append(ActionResult("scale_down", action.asg, "failed", str(error), iid))
+    for name in sorted({r.asg for r in results if r.outcome == "done"}):
+        results.extend(_settle_units(caller, autoscaling, observation.groups[name], done))
     return results
+
+
+def _settle_units(
+    caller: AwsCaller, autoscaling: BotoClient, group: ObservedGroup, done: Collection[str]
+) -> list[ActionResult]:
+    """A weighted group's desired, in units, once its terminated instances' weights are off.
+
+    AWS takes each instance's weight off desired; an API (or emulator) that took off 1 would
+    leave units that relaunch instances. Saying the absolute value is a no-op in the first
+    case and the correction in the second."""
+    if group.units is None:
+        return []
+    gone = [i for i in group.instances if i.instance_id in done]
+    value = max(group.units.min, group.units.desired - sum(i.weight or 0 for i in gone))
+    detail = f"{len(gone)} instances terminated: desired {value} capacity units"
+    try:
+        reply = caller.write(
+            autoscaling,
+            "SetDesiredCapacity",
+            idempotent=True,
+            AutoScalingGroupName=group.name,
+            DesiredCapacity=value,
+            HonorCooldown=False,
+        )
+    except AwsError as error:
+        return [ActionResult("restate_units", group.name, "failed", str(error))]
+    outcome: ActionOutcome = "dry_run" if reply is None else "done"
+    return [ActionResult("restate_units", group.name, outcome, detail)]
 
 
 def _terminate_one(
@@ -300,7 +343,7 @@ def apply_takebacks(
             results.append(ActionResult.skipped("take_back", back.asg, "delivered", detail))
             continue
         detail = f"desired {group.desired} -> {target}: {back.reason}"
-        results.append(_set_desired(caller, autoscaling, "take_back", back.asg, target, detail))
+        results.append(_set_desired(caller, autoscaling, "take_back", group, target, detail))
     return results
 
 

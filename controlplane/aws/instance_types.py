@@ -60,6 +60,17 @@ class InstanceTypeInfo:
         return out
 
 
+def smallest_capacity(capacities: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """What a new instance brings when AWS picks among several types: per resource, the least
+    any of them offers (a resource one type lacks is not promised at all)."""
+    rows = list(capacities)
+    if not rows:
+        raise ValueError("no instance types to take the smallest capacity of")
+    names = set(rows[0]).intersection(*rows[1:])
+    out = {name: min(row[name] for row in rows) for name in sorted(names)}
+    return {name: value for name, value in out.items() if value > 0}
+
+
 def parse_instance_type(raw: Mapping[str, Any]) -> InstanceTypeInfo:
     """One DescribeInstanceTypes entry; missing cpu or memory data is a clear error."""
     name = raw.get("InstanceType")

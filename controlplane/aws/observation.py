@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pydantic import ValidationError
@@ -23,6 +23,7 @@ from controlplane.aws.instance_types import (
     InstanceTypeCatalog,
     InstanceTypeInfo,
     LaunchTemplateTypes,
+    smallest_capacity,
 )
 from controlplane.aws.pool_rules import (
     ATTRIBUTE_TAG_PREFIX,
@@ -92,12 +93,10 @@ class AwsObserver:
                 groups.append(parse_group(raw))
             except BadAwsReplyError as error:
                 skipped[str(raw.get("AutoScalingGroupName", "?"))] = str(error)
-        refs = {
-            g.template for g in groups if g.template is not None and not g.instance_type_override
-        }
+        refs = {g.template for g in groups if g.template is not None and not g.launch_types}
         template_types = self._templates.lookup(refs, now) if refs else {}
-        group_types = {g.name: _instance_type(g, template_types) for g in groups}
-        infos = self._types.lookup(set(group_types.values()))
+        group_types = {g.name: _instance_types(g, template_types) for g in groups}
+        infos = self._types.lookup({t for types in group_types.values() for t in types})
         pools: list[Pool] = []
         kept: dict[str, ObservedGroup] = {}
         rules: dict[str, PoolRules] = {}
@@ -109,14 +108,14 @@ class AwsObserver:
             except BadAwsReplyError as error:
                 skipped[g.name] = str(error)
         readable = [g for g in groups if g.name in rules]
-        for pool_name in sorted({g.pool for g in readable}):
-            members = sorted((g for g in readable if g.pool == pool_name), key=lambda g: g.zone)
+        for name, family, members in _planner_pools(readable, group_types):
             try:
-                pools.append(self._pool(pool_name, members, group_types, infos, rules, ledger, now))
+                pool = self._pool(name, members, group_types, infos, rules, ledger, now)
             except BadAwsReplyError as error:
                 skipped.update({g.name: str(error) for g in members})
                 continue
-            kept.update({g.name: g for g in members})
+            pools.append(pool.model_copy(update={"family": family}) if family else pool)
+            kept.update({g.name: g if g.pool == name else replace(g, pool=name) for g in members})
         for name, why in sorted(skipped.items()):
             log.error("group %s left out of this pass: %s", name, why)
         return AwsObservation(now=now, pools=tuple(pools), groups=kept, skipped=skipped)
@@ -143,29 +142,23 @@ class AwsObserver:
         self,
         name: str,
         members: list[ObservedGroup],
-        group_types: Mapping[str, str],
+        group_types: Mapping[str, tuple[str, ...]],
         infos: Mapping[str, InstanceTypeInfo],
         rules: Mapping[str, PoolRules],
         ledger: CapacityLedger,
         now: datetime,
     ) -> Pool:
-        types = sorted({group_types[g.name] for g in members})
-        if len(types) > 1:
-            raise BadAwsReplyError(
-                f"pool {name}: groups launch different instance types {types}; "
-                "a pool's agents must be identical"
-            )
+        types = group_types[members[0].name]
         distinct = {rules[g.name].model_dump_json() for g in members}
         if len(distinct) > 1:
             raise BadAwsReplyError(f"pool {name}: its groups' controlplane:* rule tags disagree")
         attributes = _attributes(name, members)
         rule: PoolRules = rules[members[0].name]
-        info = infos[types[0]]
         try:
             return Pool(
                 name=name,
-                instance_type=types[0],
-                capacity=info.capacity(rule),
+                instance_type="|".join(types),
+                capacity=smallest_capacity(infos[t].capacity(rule) for t in types),
                 hourly_price=rule.hourly_price,
                 min_idle=rule.min_idle,
                 max_idle=rule.max_idle,
@@ -194,12 +187,36 @@ class AwsObserver:
             raise BadAwsReplyError(f"pool {name}: {describe(error)}") from error
 
 
-def _instance_type(group: ObservedGroup, template_types: Mapping[TemplateRef, str]) -> str:
-    if group.instance_type_override:
-        return group.instance_type_override
+def _planner_pools(
+    groups: list[ObservedGroup], group_types: Mapping[str, tuple[str, ...]]
+) -> list[tuple[str, str | None, list[ObservedGroup]]]:
+    """(planner pool, family, its groups by zone) for every pool tag.
+
+    A pool whose groups launch different instance types (say `m5.large` groups and
+    `m5.4xlarge` groups) becomes one planner pool per type, `<pool>/<types>`, with the pool
+    as their family: the planner opens the cheapest type that fits first (`hourly_price`)."""
+    out: list[tuple[str, str | None, list[ObservedGroup]]] = []
+    for pool in sorted({g.pool for g in groups}):
+        members = sorted((g for g in groups if g.pool == pool), key=lambda g: (g.zone, g.name))
+        choices = sorted({group_types[g.name] for g in members})
+        if len(choices) == 1:
+            out.append((pool, None, members))
+            continue
+        for types in choices:
+            part = [g for g in members if group_types[g.name] == types]
+            out.append((f"{pool}/{'+'.join(types)}", pool, part))
+    return out
+
+
+def _instance_types(
+    group: ObservedGroup, template_types: Mapping[TemplateRef, str]
+) -> tuple[str, ...]:
+    """The types a new instance of the group may have: the overrides, else the template's."""
+    if group.launch_types:
+        return group.launch_types
     if group.template is None:  # parse_group refuses such groups; kept for the type checker
         raise BadAwsReplyError(f"group {group.name}: names no launch template")
-    return template_types[group.template]
+    return (template_types[group.template],)
 
 
 def _attributes(pool: str, members: list[ObservedGroup]) -> dict[str, str | int | float]:

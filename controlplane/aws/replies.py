@@ -8,11 +8,12 @@ wrong zone or size would send capacity (and money) to the wrong place.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from controlplane.aws.errors import BadAwsReplyError
 from controlplane.aws.pool_rules import POOL_TAG
+from controlplane.aws.weights import GroupUnits
 
 #: Lifecycle states of an instance on its way out: never terminate or count it again.
 LEAVING_PREFIXES = ("Terminating", "Terminated", "Detaching", "Detached", "Warmed")
@@ -38,6 +39,10 @@ class ObservedInstance:
     lifecycle_state: str
     protected: bool
     healthy: bool
+    #: The type the instance runs, where the reply says; its WeightedCapacity in a weighted
+    #: group (the reply's, else its type's, else the heaviest type's: never undercounted).
+    instance_type: str | None = None
+    weight: int | None = None
 
     @property
     def leaving(self) -> bool:
@@ -47,7 +52,11 @@ class ObservedInstance:
 
 @dataclass(frozen=True)
 class ObservedGroup:
-    """One Auto Scaling group of a pool, in one zone."""
+    """One Auto Scaling group of a pool, in one zone.
+
+    `min`, `max` and `desired` count instances. For a weighted mixed-instance group they are
+    the adapter's translation of AWS's units (`units` keeps those; `weights.py` says how).
+    """
 
     name: str
     pool: str
@@ -57,8 +66,14 @@ class ObservedGroup:
     desired: int
     tags: Mapping[str, str]
     template: TemplateRef | None
-    instance_type_override: str | None
+    #: The instance types a MixedInstancesPolicy lets AWS launch (empty: the template's).
+    launch_types: tuple[str, ...]
     instances: tuple[ObservedInstance, ...]
+    units: GroupUnits | None = None
+
+    def desired_value(self, instances: int) -> int:
+        """The DesiredCapacity to send for `instances` instances (units when weighted)."""
+        return instances if self.units is None else self.units.units_for(instances)
 
     def instance(self, instance_id: str) -> ObservedInstance | None:
         return next((i for i in self.instances if i.instance_id == instance_id), None)
@@ -95,23 +110,53 @@ def parse_group(raw: Mapping[str, Any]) -> ObservedGroup:
             "(one subnet) per group to keep zones balanced itself"
         )
     zone = str(zones[0])
-    template, override = _template(raw, where)
+    template, weights = _template(raw, where)
     raw_instances = raw.get("Instances", [])
     if not isinstance(raw_instances, list):
         raise BadAwsReplyError(f"{where}: Instances is not a list")
     instances = tuple(_instance(item, zone, where) for item in raw_instances)
+    units = None
+    if any(weights.values()):
+        heaviest = max(w or 1 for w in weights.values())
+        instances = tuple(
+            replace(i, weight=_weight(i, weights, heaviest)) for i in instances
+        )  # every instance of a weighted group knows the units it counts for
+        units = _units(sizes, heaviest, instances)
     return ObservedGroup(
         name=name,
         pool=pool,
         zone=zone,
+        min=units.min_instances if units else sizes["MinSize"],
+        max=units.max_instances if units else sizes["MaxSize"],
+        desired=units.desired_instances if units else sizes["DesiredCapacity"],
+        tags=tags,
+        template=template,
+        launch_types=tuple(sorted(weights)),
+        instances=instances,
+        units=units,
+    )
+
+
+def _units(
+    sizes: Mapping[str, int], heaviest: int, instances: tuple[ObservedInstance, ...]
+) -> GroupUnits:
+    present = [i for i in instances if not i.leaving]
+    return GroupUnits(
         min=sizes["MinSize"],
         max=sizes["MaxSize"],
         desired=sizes["DesiredCapacity"],
-        tags=tags,
-        template=template,
-        instance_type_override=override,
-        instances=instances,
+        present=len(present),
+        present_units=sum(i.weight or heaviest for i in present),
+        heaviest=heaviest,
     )
+
+
+def _weight(inst: ObservedInstance, weights: Mapping[str, int | None], heaviest: int) -> int:
+    """The instance's own weight, else its type's, else the heaviest (never undercounted)."""
+    if inst.weight is not None:
+        return inst.weight
+    known = weights.get(inst.instance_type or "")
+    return known if known is not None else heaviest
 
 
 def _tags(raw: Mapping[str, Any], where: str) -> dict[str, str]:
@@ -133,21 +178,19 @@ def _count(raw: Mapping[str, Any], field: str, where: str) -> int:
     return value
 
 
-def _template(raw: Mapping[str, Any], where: str) -> tuple[TemplateRef | None, str | None]:
+def _template(
+    raw: Mapping[str, Any], where: str
+) -> tuple[TemplateRef | None, dict[str, int | None]]:
+    """The launch template, and the MixedInstancesPolicy's types with their weights."""
     spec = raw.get("LaunchTemplate")
-    override: str | None = None
+    weights: dict[str, int | None] = {}
     mixed = raw.get("MixedInstancesPolicy")
     if spec is None and isinstance(mixed, Mapping):
         launch = mixed.get("LaunchTemplate", {})
+        if not isinstance(launch, Mapping):
+            raise BadAwsReplyError(f"{where}: MixedInstancesPolicy.LaunchTemplate is not an object")
         spec = launch.get("LaunchTemplateSpecification")
-        types = sorted(
-            {o["InstanceType"] for o in launch.get("Overrides", []) if "InstanceType" in o}
-        )
-        if len(types) > 1:
-            raise BadAwsReplyError(
-                f"{where}: mixes instance types {types}; a pool's agents must be identical"
-            )
-        override = types[0] if types else None
+        weights = _overrides(launch.get("Overrides") or [], where)
     if spec is None:
         if raw.get("LaunchConfigurationName"):
             raise BadAwsReplyError(
@@ -159,10 +202,45 @@ def _template(raw: Mapping[str, Any], where: str) -> tuple[TemplateRef | None, s
         raise BadAwsReplyError(f"{where}: LaunchTemplate is not an object")
     version = str(spec.get("Version") or "$Default")
     if spec.get("LaunchTemplateId"):
-        return TemplateRef(str(spec["LaunchTemplateId"]), False, version), override
+        return TemplateRef(str(spec["LaunchTemplateId"]), False, version), weights
     if spec.get("LaunchTemplateName"):
-        return TemplateRef(str(spec["LaunchTemplateName"]), True, version), override
+        return TemplateRef(str(spec["LaunchTemplateName"]), True, version), weights
     raise BadAwsReplyError(f"{where}: LaunchTemplate has neither LaunchTemplateId nor Name")
+
+
+def _overrides(raw: Any, where: str) -> dict[str, int | None]:
+    """Override instance types and their weights (None: unweighted); all or none weighted.
+
+    Overrides by instance requirements (attribute-based selection) are refused: the types
+    they may launch, hence the capacity a new instance brings, are not known in advance.
+    """
+    if not isinstance(raw, list):
+        raise BadAwsReplyError(f"{where}: MixedInstancesPolicy overrides are not a list")
+    out: dict[str, int | None] = {}
+    for item in raw:
+        itype = item.get("InstanceType") if isinstance(item, Mapping) else None
+        if not isinstance(itype, str) or not itype:
+            raise BadAwsReplyError(
+                f"{where}: a MixedInstancesPolicy override names no InstanceType (instance "
+                "requirements are not supported: the capacity of a new instance must be known)"
+            )
+        weight = _weight_of(item.get("WeightedCapacity"), f"{where}: override {itype}")
+        if itype in out and out[itype] != weight:
+            raise BadAwsReplyError(f"{where}: override {itype} is listed with two weights")
+        out[itype] = weight
+    if len({w is None for w in out.values()}) > 1:
+        raise BadAwsReplyError(f"{where}: some overrides have a WeightedCapacity, others not")
+    return out
+
+
+def _weight_of(value: Any, where: str) -> int | None:
+    """A WeightedCapacity (AWS sends a string of 1-999), or None when absent."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 999:
+        raise BadAwsReplyError(f"{where}: WeightedCapacity {value!r} is not a whole number 1-999")
+    return int(text)
 
 
 def _instance(item: Any, zone: str, where: str) -> ObservedInstance:
@@ -177,10 +255,13 @@ def _instance(item: Any, zone: str, where: str) -> ObservedInstance:
     inst_zone = str(item.get("AvailabilityZone") or zone)
     if inst_zone != zone:
         raise BadAwsReplyError(f"{where}: instance {iid} is in {inst_zone}, the group in {zone}")
+    itype = item.get("InstanceType")
     return ObservedInstance(
         instance_id=iid,
         zone=inst_zone,
         lifecycle_state=state,
         protected=bool(item.get("ProtectedFromScaleIn", False)),
         healthy=str(item.get("HealthStatus", "Healthy")) == "Healthy",
+        instance_type=itype if isinstance(itype, str) and itype else None,
+        weight=_weight_of(item.get("WeightedCapacity"), f"{where}: instance {iid}"),
     )

@@ -46,9 +46,10 @@ def assemble(
         p.model_copy(update={"floor": floors[p.name]}) if p.name in floors else p for p in pools
     ]
     by_pool = {p.name: p for p in pools}
+    families = {p.family for p in pools if p.family is not None}
     kept: list[Agent] = []
     left_agents: dict[str, str] = {}
-    for agent in agents:
+    for agent in _in_own_pools(agents, pools):
         why = foreign(agent, by_pool)
         if why is None:
             kept.append(agent)
@@ -57,7 +58,7 @@ def assemble(
     tasks: list[Task] = []
     left_tasks: dict[str, str] = {}
     for task in pending:
-        if task.pool is not None and task.pool not in by_pool:
+        if task.pool is not None and task.pool not in by_pool and task.pool not in families:
             left_tasks[task.id] = f"pool {task.pool!r} has no discovered group"
         else:
             tasks.append(task)
@@ -73,3 +74,15 @@ def assemble(
     except ValidationError as error:
         raise SnapshotError(f"observed world is not a valid snapshot: {describe(error)}") from None
     return Assembly(snapshot, left_agents, left_tasks)
+
+
+def _in_own_pools(agents: Sequence[Agent], pools: Sequence[Pool]) -> list[Agent]:
+    """Agents that name a family (the operators' pool) moved to the family's pool that holds
+    their group: the one of their instance type."""
+    owner: dict[tuple[str, str | None], str] = {
+        (p.family, g.asg): p.name for p in pools if p.family is not None for g in p.groups
+    }
+    return [
+        a.model_copy(update={"pool": owner[(a.pool, a.asg)]}) if (a.pool, a.asg) in owner else a
+        for a in agents
+    ]

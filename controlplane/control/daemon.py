@@ -265,7 +265,8 @@ class Daemon:
             self.queue.flush()
         result = self.parts.reconciler.run_pass(lease, abandon=self._stopping)
         if result.snapshot is not None:
-            self.pools = frozenset(p.name for p in result.snapshot.pools)
+            pools = result.snapshot.pools  # a task may name a pool or a family of pools
+            self.pools = frozenset(p.name for p in pools) | {p.family for p in pools if p.family}
         self.last_pass = result
         self._last_pass_at = time.monotonic()
         return result

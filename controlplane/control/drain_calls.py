@@ -81,13 +81,14 @@ class DrainActs:
         drained = {a.instance_id: True for a in actions if a.instance_id is not None}
         self.guard()
         results = self.writer.scale_down(actions, drained)
-        for step, result in zip(steps, results, strict=True):
+        for step, result in zip(steps, results[: len(steps)], strict=True):
             self.results.append(result)
             if result.outcome == "done" or result.skip == "already_leaving":
                 self._put(step.intent, "terminating", now)
             elif result.skip == "at_min":
                 # The group may not shrink (its min was raised): give the agent back.
                 self._reactivate(step.intent, result.detail)
+        self.results.extend(results[len(steps) :])  # weighted groups' desired restated
 
     def _reactivate(self, intent: DrainIntent, why: str) -> None:
         if self._mesos("reactivate", intent, why):

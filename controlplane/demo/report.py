@@ -189,7 +189,8 @@ def _finish(ax: Any, title: str, ylabel: str) -> None:
     ax.set_title(title)
     ax.set_xlabel("hours")
     ax.set_ylabel(ylabel)
-    ax.legend(loc="upper left", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # an empty run has nothing to label
+        ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
 
 

@@ -223,7 +223,7 @@ def agent_attributes(agent: Agent, pool: Pool) -> dict[str, str]:
     attrs.update({k: str(v) for k, v in agent.attributes.items()})
     attrs.update(
         zone=agent.zone,
-        pool=agent.pool,
+        pool=pool.pool_attribute,
         hostname=agent.hostname or agent.id,
         instance_type=pool.instance_type,
     )
@@ -243,7 +243,9 @@ def instance_attributes(pool: Pool, zone: str, index: int | None = None) -> dict
     """
     attrs: dict[str, str] = {k: str(v) for k, v in pool.attributes.items()}
     host = FRESH_HOST if index is None else f"(new) {pool.name}/{zone}#{index}"
-    attrs.update(zone=zone, pool=pool.name, instance_type=pool.instance_type, hostname=host)
+    attrs.update(
+        zone=zone, pool=pool.pool_attribute, instance_type=pool.instance_type, hostname=host
+    )
     return attrs
 
 
@@ -254,7 +256,7 @@ def _attribute_column(
     if name == "zone":
         return [a.zone for a in agents]
     if name == "pool":
-        return [a.pool for a in agents]
+        return [pools[p].pool_attribute for p in pool_of]
     if name == "hostname":
         return [a.hostname or a.id for a in agents]
     if name == "instance_type":

@@ -54,8 +54,8 @@ class AgentProfiles:
         Raises one of `READ_ERRORS` when something cannot be read.
         """
         if itype is None:
-            if group.instance_type_override:
-                itype = group.instance_type_override
+            if group.launch_types:
+                itype = group.launch_types[0]
             elif group.template is not None:
                 itype = self._templates.lookup([group.template], now)[group.template]
             else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import urllib.request
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, cast
 
@@ -64,6 +65,13 @@ class PoolSpec(BaseModel):
     attributes: dict[str, str] = Field(default_factory=dict)
     #: Further group tags, e.g. `controlplane:mem_reserve_mib` rule overrides.
     tags: dict[str, str] = Field(default_factory=dict)
+    #: Instance types (with an optional WeightedCapacity each) of a MixedInstancesPolicy;
+    #: empty: the group launches the template's `instance_type`. moto launches the template's
+    #: type even then, counting the first override's weight per instance.
+    overrides: tuple[tuple[str, int | None], ...] = ()
+    #: The `controlplane:pool` tag when it differs from `name`: several specs with one
+    #: family make one operators' pool holding groups of several instance types.
+    family: str | None = None
 
     @model_validator(mode="after")
     def _sizes(self) -> Self:
@@ -237,18 +245,19 @@ class SimWorld:
             )["LaunchTemplate"]["LaunchTemplateId"]
             tags = {
                 CLUSTER_TAG: self.spec.cluster,
-                POOL_TAG: pool.name,
+                POOL_TAG: pool.family or pool.name,
                 **{f"{ATTRIBUTE_TAG_PREFIX}{k}": v for k, v in pool.attributes.items()},
                 **pool.tags,
             }
             for zone in pool.zones or self.spec.zones:
                 name = f"{pool.name}-{zone}"
+                template = {"LaunchTemplateId": self.templates[pool.name], "Version": "$Latest"}
+                launch: dict[str, Any] = {"LaunchTemplate": template}
+                if pool.overrides:
+                    launch = {"MixedInstancesPolicy": mixed_policy(template, pool.overrides)}
                 self.autoscaling.create_auto_scaling_group(
                     AutoScalingGroupName=name,
-                    LaunchTemplate={
-                        "LaunchTemplateId": self.templates[pool.name],
-                        "Version": "$Latest",
-                    },
+                    **launch,
                     MinSize=pool.min,
                     MaxSize=pool.max,
                     DesiredCapacity=pool.desired,
@@ -310,3 +319,18 @@ class SimWorld:
     def invariant_violations(self) -> list[str]:
         """Every broken safety rule so far: instances lost with tasks, emulator accounting."""
         return [str(v) for v in self.bridge.violations] + self.core.invariant_violations()
+
+
+def mixed_policy(
+    template: Mapping[str, str], overrides: Sequence[tuple[str, int | None]]
+) -> dict[str, Any]:
+    """A MixedInstancesPolicy over `template` with the given types (and weights)."""
+    return {
+        "LaunchTemplate": {
+            "LaunchTemplateSpecification": dict(template),
+            "Overrides": [
+                {"InstanceType": t, **({"WeightedCapacity": str(w)} if w else {})}
+                for t, w in overrides
+            ],
+        }
+    }

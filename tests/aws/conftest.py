@@ -22,6 +22,7 @@ from controlplane.aws.capacity import CapacityLedger
 from controlplane.aws.clients import make_clients
 from controlplane.aws.observation import AwsObservation, AwsObserver
 from controlplane.aws.pool_rules import AdapterSettings, PoolRules
+from controlplane.sim.world import mixed_policy
 
 REGION = "us-east-1"
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
@@ -96,14 +97,20 @@ class World:
         desired: int = 0,
         cluster: str = CLUSTER,
         tags: dict[str, str] | None = None,
+        overrides: tuple[tuple[str, int | None], ...] = (),
     ) -> None:
+        """One group; `overrides` (types, optional weights) make it a mixed-instance group."""
         all_tags = {"controlplane:cluster": cluster, "controlplane:pool": pool, **(tags or {})}
+        template = {
+            "LaunchTemplateId": self.template(f"lt-{pool}", instance_type),
+            "Version": "$Latest",
+        }
+        launch: dict[str, Any] = {"LaunchTemplate": template}
+        if overrides:
+            launch = {"MixedInstancesPolicy": mixed_policy(template, overrides)}
         self.autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=name,
-            LaunchTemplate={
-                "LaunchTemplateId": self.template(f"lt-{pool}", instance_type),
-                "Version": "$Latest",
-            },
+            **launch,
             MinSize=min_size,
             MaxSize=max_size,
             DesiredCapacity=desired,

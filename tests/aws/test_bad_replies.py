@@ -30,6 +30,18 @@ def _raw(**changes: Any) -> dict[str, Any]:
     return {k: v for k, v in raw.items() if v is not None}
 
 
+def _mixed(overrides: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "LaunchTemplate": None,
+        "MixedInstancesPolicy": {
+            "LaunchTemplate": {
+                "LaunchTemplateSpecification": {"LaunchTemplateId": "lt-1"},
+                "Overrides": overrides,
+            }
+        },
+    }
+
+
 def test_a_well_formed_group_parses() -> None:
     group = parse_group(_raw())
     assert (group.name, group.pool, group.zone, group.desired) == ("g", "batch", "us-east-1a", 1)
@@ -68,16 +80,25 @@ def test_a_well_formed_group_parses() -> None:
             "group g: instance i-1 is in us-east-1b, the group in us-east-1a",
         ),
         (
-            {
-                "LaunchTemplate": None,
-                "MixedInstancesPolicy": {
-                    "LaunchTemplate": {
-                        "LaunchTemplateSpecification": {"LaunchTemplateId": "lt-1"},
-                        "Overrides": [{"InstanceType": "m5.large"}, {"InstanceType": "c5.large"}],
-                    }
-                },
-            },
-            "group g: mixes instance types ['c5.large', 'm5.large']",
+            _mixed([{"InstanceRequirements": {"VCpuCount": {"Min": 2}}}]),
+            "group g: a MixedInstancesPolicy override names no InstanceType",
+        ),
+        (
+            _mixed(
+                [
+                    {"InstanceType": "m5.large", "WeightedCapacity": "1"},
+                    {"InstanceType": "c5.large"},
+                ]
+            ),
+            "group g: some overrides have a WeightedCapacity, others not",
+        ),
+        (
+            _mixed([{"InstanceType": "m5.large", "WeightedCapacity": "two"}]),
+            "group g: override m5.large: WeightedCapacity 'two' is not a whole number 1-999",
+        ),
+        (
+            _mixed([{"InstanceType": "m5.large", "WeightedCapacity": "0"}]),
+            "group g: override m5.large: WeightedCapacity '0' is not a whole number 1-999",
         ),
     ],
 )

@@ -60,7 +60,7 @@ def groups(draw: st.DrawFn) -> ObservedGroup:
         for n, state in enumerate(states)
     )
     return ObservedGroup(
-        "g", "p", "us-east-1a", low, high, desired, {}, None, "m5.large", instances
+        "g", "p", "us-east-1a", low, high, desired, {}, None, ("m5.large",), instances
     )
 
 

@@ -27,7 +27,7 @@ def _group(desired: int, present: int, min_size: int = 0) -> ObservedGroup:
         ObservedInstance(f"i-{n}", "us-east-1c", "InService", False, True) for n in range(present)
     )
     return ObservedGroup(
-        "g", "batch", "us-east-1c", min_size, 10, desired, {}, None, "m5.xlarge", instances
+        "g", "batch", "us-east-1c", min_size, 10, desired, {}, None, ("m5.xlarge",), instances
     )
 
 

@@ -36,7 +36,7 @@ def _observation() -> AwsObservation:
         desired=3,
         tags={},
         template=None,
-        instance_type_override="m5.xlarge",
+        launch_types=("m5.xlarge",),
         instances=(
             inst("i-busy", "Terminating:Wait"),
             inst("i-drained", "Terminating:Wait"),

@@ -65,7 +65,7 @@ def intent(agent_id: str, phase: str = "deactivated", age_s: float = 60.0) -> Dr
 
 def group(*instances: tuple[str, str]) -> dict[str, ObservedGroup]:
     insts = tuple(ObservedInstance(iid, "z1", state, False, True) for iid, state in instances)
-    g = ObservedGroup("g1", "batch", "z1", 0, 10, len(insts), {}, None, "m5.large", insts)
+    g = ObservedGroup("g1", "batch", "z1", 0, 10, len(insts), {}, None, ("m5.large",), insts)
     return {"g1": g}
 
 

@@ -47,7 +47,7 @@ def fleets(draw: st.DrawFn) -> tuple[dict[str, ObservedGroup], set[str], Instanc
             n,
             {},
             None,
-            "m5.large",
+            ("m5.large",),
             tuple(instances),
         )
     return groups, registered, InstanceMemory(memory, frozenset(before))

@@ -116,7 +116,7 @@ def _group(name: str, zone: str, states: list[str]) -> ObservedGroup:
     insts = tuple(
         ObservedInstance(f"i-{name}-{n}", zone, s, False, True) for n, s in enumerate(states)
     )
-    return ObservedGroup(name, "batch", zone, 0, 10, len(states), {}, None, "m5.xlarge", insts)
+    return ObservedGroup(name, "batch", zone, 0, 10, len(states), {}, None, ("m5.xlarge",), insts)
 
 
 def test_pass_metrics_and_no_stale_series() -> None:

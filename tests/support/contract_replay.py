@@ -64,7 +64,7 @@ def agent_attributes(agent: Agent, pool: Pool) -> dict[str, str]:
     attrs = {k: str(v) for k, v in pool.attributes.items()}
     attrs.update({k: str(v) for k, v in agent.attributes.items()})
     attrs["zone"] = agent.zone
-    attrs["pool"] = agent.pool
+    attrs["pool"] = pool.family or agent.pool  # a family's pools all answer to the family
     attrs["hostname"] = agent.hostname or agent.id
     attrs["instance_type"] = pool.instance_type
     return attrs
@@ -74,7 +74,7 @@ def instance_attributes(pool: Pool, zone: str, index: int) -> dict[str, str]:
     """A launching or new instance: pool attributes, built-ins, and a host of its own."""
     attrs = {k: str(v) for k, v in pool.attributes.items()}
     attrs["zone"] = zone
-    attrs["pool"] = pool.name
+    attrs["pool"] = pool.family or pool.name
     attrs["instance_type"] = pool.instance_type
     attrs["hostname"] = f"(new) {pool.name}/{zone}#{index}"
     return attrs
@@ -305,7 +305,7 @@ class Replay:
         return [
             p
             for p in pools
-            if (task.pool is None or p.name == task.pool)
+            if (task.pool is None or task.pool in (p.name, p.family))
             and (p.shares_scarce or not keeps_scarce(p, task))
         ]
 
@@ -313,7 +313,7 @@ class Replay:
         """Resources and every hard constraint but `balanced`."""
         if row.exclusive or job_of(task) in row.closed or not fits_row(task.resources, row):
             return False
-        if task.pool is not None and row.pool.name != task.pool:
+        if task.pool is not None and task.pool not in (row.pool.name, row.pool.family):
             return False
         if keeps_scarce(row.pool, task) and (not row.pool.shares_scarce or row.target[0] == "new"):
             return False  # a sharing pool lends registered agents only

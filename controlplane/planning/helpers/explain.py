@@ -30,9 +30,7 @@ def _too_big(snapshot: Snapshot, table: CandidateTable, cls: TaskClass, pools: l
         [[snapshot.pools[p].capacity.get(n, 0.0) for n in names] for p in pools], dtype=float
     )
     largest = caps.max(axis=0)
-    where = (
-        f"pool {snapshot.pools[pools[0]].name} instance" if cls.pool else "largest pool instance"
-    )
+    where = f"pool {cls.pool} instance" if cls.pool else "largest pool instance"
     over = [i for i, d in enumerate(cls.demand) if d > largest[i] * (1 + EPS)]
     if over:
         i = max(over, key=lambda k: (cls.demand[k] / max(largest[k], 1e-12), -k))

@@ -88,10 +88,18 @@ class Placer:
     def capacity(self, pool_i: int) -> FloatArray:
         return vector(self.table.dims, self.snapshot.pools[pool_i].capacity)
 
+    def named_pools(self, cls: TaskClass) -> list[int]:
+        """Pools the class names (one, or a family's), else every pool; cheapest first."""
+        if cls.pool is None:
+            return self.pool_order
+        if cls.pool in self.pool_index:
+            return [self.pool_index[cls.pool]]
+        return [pi for pi in self.pool_order if self.snapshot.pools[pi].named(cls.pool)]
+
     def eligible_pools(self, cls: TaskClass) -> list[int]:
         """Pools the class may use, cheapest first; a pool that keeps its scarce resources
         (gpus) for the tasks that ask for them is left out unless it shares its agents."""
-        pools = [self.pool_index[cls.pool]] if cls.pool is not None else self.pool_order
+        pools = self.named_pools(cls)
         return [
             pi
             for pi in pools
@@ -101,7 +109,7 @@ class Placer:
 
     def scarce_note(self, cls: TaskClass) -> str | None:
         """Why the class has no pool at all, when scarce resources are the reason."""
-        pools = [self.pool_index[cls.pool]] if cls.pool is not None else self.pool_order
+        pools = self.named_pools(cls)
         kept = {
             self.snapshot.pools[pi].name: kept_scarce(
                 self.snapshot.pools[pi], self.table.dims, cls.demand
