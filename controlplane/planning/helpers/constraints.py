@@ -35,6 +35,25 @@ class RowFilter:
     table: CandidateTable
     growth: list[PoolGrowth]
 
+    def __post_init__(self) -> None:
+        self._agent_guards = self._unpromised_scarce()
+
+    def _unpromised_scarce(self) -> list[tuple[int, IntArray, BoolArray]]:
+        """Per pool: the scarce resources its capacity does not promise (columns), and which
+        of its registered agents have some anyway (a larger type of a mixed group)."""
+        t = self.table
+        m = len(t.agents)
+        out: list[tuple[int, IntArray, BoolArray]] = []
+        for pi, g in enumerate(self.growth):
+            pool = g.pool
+            cols = [t.dims[r] for r in pool.scarce if r in t.dims and not pool.capacity.get(r)]
+            if pool.shares_scarce or not cols:
+                continue
+            rows = (t.pool_idx[:m] == pi) & (t.total[:m][:, cols] > 0).any(axis=1)
+            if rows.any():
+                out.append((pi, np.array(cols, dtype=np.int64), rows))
+        return out
+
     def hard_mask(self, cls: TaskClass, pools: list[int]) -> BoolArray:
         """Rows that may take one more task of the class (balance aside)."""
         t, n = self.table, self.table.n
@@ -46,6 +65,9 @@ class RowFilter:
         sharing = [pi for pi in pools if kept_scarce(self.growth[pi].pool, t.dims, cls.demand)]
         if sharing:  # a pool sharing its scarce agents: registered agents only, never new ones
             mask &= ~(np.isin(t.pool_idx[:n], sharing) & (t.tier[:n] == HYPOTHETICAL))
+        for pi, cols, rows in self._agent_guards:  # an agent with GPUs its pool lacks
+            if pi in pools and not (cls.demand[cols] > 0).any():
+                mask[: len(rows)] &= ~rows
         if cls.exclusive:
             mask &= (t.running[:n] == 0) & (t.placed[:n] == 0)
         for name, value in cls.hard_attrs:
