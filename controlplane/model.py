@@ -106,6 +106,13 @@ class Pool(Strict):
     #: instance types (one planner pool per type): a task naming the family may use any of
     #: its pools, the cheapest that fits first, and the attribute `pool` is the family.
     family: Name | None = None
+    #: Consolidation: cordon (deactivate) under-used agents whose running work fits on the
+    #: rest of the pool, so they empty as their tasks end and leave (docs/decisions.md
+    #: section 22). `consolidate_below`: an agent using less than this share of every
+    #: resource is a candidate; at most `max_cordon_share` of the pool is cordoned at once.
+    consolidate: bool = False
+    consolidate_below: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.5
+    max_cordon_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.25
 
     def named(self, name: str) -> bool:
         """A task naming `name` may use this pool: its own name, or its family's."""
@@ -149,6 +156,8 @@ class Agent(Strict):
     attributes: Attributes = Field(default_factory=dict)
     #: The agent, or a task on it, is marked do-not-disrupt: no drain ever picks it.
     do_not_disrupt: bool = False
+    #: Deactivated by consolidation to empty it (state `draining`); a plan may give it back.
+    cordoned: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Agent:
@@ -224,6 +233,8 @@ class Task(Strict):
 class PoolHistory(Strict):
     last_scale_up: UtcTime | None = None
     last_scale_down: UtcTime | None = None
+    #: The last time a plan gave cordoned agents back: no new cordon for a cooldown after.
+    last_uncordon: UtcTime | None = None
 
 
 class Snapshot(Strict):
@@ -341,6 +352,25 @@ class ScaleDown(Strict):
     reason: str
 
 
+class Cordon(Strict):
+    """Deactivate a busy, under-used agent so it empties as its tasks end (then it drains)."""
+
+    pool: str
+    agent: str
+    instance_id: str | None
+    asg: str
+    zone: str
+    reason: str
+
+
+class Uncordon(Strict):
+    """Give a cordoned agent back: pending work needs its room before any new instance."""
+
+    pool: str
+    agent: str
+    reason: str
+
+
 class Hold(Strict):
     """A pool-level decision not to act, with why (e.g. excess idle kept by a cooldown)."""
 
@@ -367,3 +397,5 @@ class Plan(Strict):
     scale_down: list[ScaleDown]
     holds: list[Hold]
     summary: Summary
+    cordon: list[Cordon] = Field(default_factory=list)
+    uncordon: list[Uncordon] = Field(default_factory=list)

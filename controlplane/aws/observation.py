@@ -170,6 +170,9 @@ class AwsObserver:
                 max_drain_share=rule.max_drain_share,
                 scarce=list(rule.scarce),
                 shares_scarce=rule.shares_scarce,
+                consolidate=rule.consolidate,
+                consolidate_below=rule.consolidate_below,
+                max_cordon_share=rule.max_cordon_share,
                 attributes=attributes,
                 groups=[
                     Group(

@@ -55,6 +55,12 @@ class PoolRules(BaseModel):
     #: an instance of a pool that has one, and lands on its agents only with `shares_scarce`.
     scarce: list[str] = Field(default_factory=lambda: ["gpus"])
     shares_scarce: bool = False
+    #: Consolidation: cordon busy agents using less than `consolidate_below` of every
+    #: resource whose work fits on the rest of the pool, so they empty and leave; at most
+    #: `max_cordon_share` of the pool at once (docs/decisions.md section 22).
+    consolidate: bool = True
+    consolidate_below: float = Field(default=0.5, gt=0, le=1, allow_inf_nan=False)
+    max_cordon_share: float = Field(default=0.25, gt=0, le=1, allow_inf_nan=False)
 
 
 #: Rule name -> tag that overrides it on a group.
@@ -72,6 +78,9 @@ RULE_TAGS: dict[str, str] = {
         "disk_mib",
         "max_drains_per_pass",
         "max_drain_share",
+        "consolidate",
+        "consolidate_below",
+        "max_cordon_share",
     )
 }
 
@@ -142,6 +151,10 @@ def rules_with_overrides(base: PoolRules, tags: Mapping[str, str], where: str) -
 def _parse_rule(rule: str, tag: str, text: str, where: str) -> object:
     if rule == "fitness":
         return text
+    if rule == "consolidate":
+        if text.lower() not in {"true", "false"}:
+            raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not true or false")
+        return text.lower() == "true"
     if rule in {"hourly_price", "disk_mib", "max_drains_per_pass", "max_drain_share"} and (
         text.lower() in {"", "none"}
     ):

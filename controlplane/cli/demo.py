@@ -65,7 +65,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"{s['policy']}: {s['instance_hours']} instance-hours (oracle "
             f"{s['oracle_instance_hours']}, static peak {s['static_peak_instance_hours']}), "
             f"${s['cost_usd']}, p95 wait {s['p95_wait_s']}s, never started "
-            f"{s['tasks_never_started']}, busy terminations {s['busy_terminations']}",
+            f"{s['tasks_never_started']}, busy terminations {s['busy_terminations']}, "
+            f"cordoned {s['agents_cordoned']} (given back {s['agents_uncordoned']})",
             file=sys.stderr,
         )
         for name, p in s["pools"].items():

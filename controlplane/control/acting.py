@@ -20,7 +20,7 @@ from controlplane.aws.lifecycle import waiting_terminations
 from controlplane.control.drain_calls import DrainActs, MesosAgentCalls
 from controlplane.control.drain_decisions import IntentStep, busy, held_instances, review
 from controlplane.control.observed import Observed
-from controlplane.model import Plan, PoolHistory, ScaleDown
+from controlplane.model import Cordon, Plan, PoolHistory, ScaleDown
 from controlplane.state import DrainIntent, Lease, StateChanges, StateStore
 
 log = logging.getLogger(__name__)
@@ -99,10 +99,17 @@ class PassActs:
             settle_s=self.settle_s,
             forget_after_s=self.forget_after_s,
         )
-        acts.follow([s for s in steps if not _halted(s, halted)], seen.now)
-        fresh = acts.start(scale_down, seen.state.intents, seen.now)
+        back = {u.agent: u.reason for u in self.plan.uncordon}
+        acts.follow(
+            [s for s in steps if not _halted(s, halted) and s.intent.agent_id not in back], seen.now
+        )
+        given = [i for a, i in sorted(seen.state.intents.items()) if a in back and i.cordon]
+        acts.uncordon(given, back)
+        for pool in sorted({i.pool for i in given}):
+            self._stamp(pool, key="last_uncordon")
+        fresh = acts.start([*scale_down, *self._cordons(halted)], seen.state.intents, seen.now)
         if fresh and not self.dry_run:
-            for pool in sorted({i.pool for i in fresh}):
+            for pool in sorted({i.pool for i in fresh if not i.cordon}):
                 self._stamp(pool, up=False)
             # Stored before Mesos is asked: a crash after the call still leaves the record,
             # and the next pass resumes from it.
@@ -155,9 +162,20 @@ class PassActs:
         )
         self.seen = replace(self.seen, state=state)
 
-    def _stamp(self, pool: str, *, up: bool) -> None:
+    def _cordons(self, halted: dict[str, str]) -> list[Cordon]:
+        """The plan's cordons, but none in a pool whose scale-down is halted."""
+        out = []
+        for c in self.plan.cordon:
+            if c.pool in halted:
+                why = f"cordon of agent {c.agent}: {halted[c.pool]}"
+                self.results.append(ActionResult.skipped("drain", c.asg, "halted", why))
+            else:
+                out.append(c)
+        return out
+
+    def _stamp(self, pool: str, *, up: bool = False, key: str | None = None) -> None:
         old = self.history.get(pool, PoolHistory())
-        key = "last_scale_up" if up else "last_scale_down"
+        key = key or ("last_scale_up" if up else "last_scale_down")
         self.history[pool] = old.model_copy(update={key: self.seen.now})
 
     def _history_changes(self) -> dict[str, PoolHistory]:

@@ -8,7 +8,7 @@ a contract v1 snapshot; if it does not, the pass stops before acting.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,10 +38,16 @@ def assemble(
     pending: Sequence[Task],
     history: Mapping[str, PoolHistory],
     floors: Mapping[str, Floor] | None = None,
+    cordoned: Collection[str] = (),
 ) -> Assembly:
     """The snapshot a pass plans on, and what it left out. `floors` (pool -> the scheduler's
-    floor in force now) are set on the pools they name; a floor for an unknown pool is moot."""
+    floor in force now) are set on the pools they name; a floor for an unknown pool is moot.
+    `cordoned`: agents consolidation deactivated (a plan may give them back)."""
     floors = floors or {}
+    if cordoned:
+        agents = [
+            a.model_copy(update={"cordoned": True}) if a.id in cordoned else a for a in agents
+        ]
     pools = [
         p.model_copy(update={"floor": floors[p.name]}) if p.name in floors else p for p in pools
     ]

@@ -16,7 +16,7 @@ from controlplane.aws.actions import ActionOutcome, ActionResult
 from controlplane.aws.fleet_writes import FleetWriter
 from controlplane.control.drain_decisions import HeldInstance, IntentStep
 from controlplane.mesos.replies import MesosError
-from controlplane.model import ScaleDown
+from controlplane.model import Cordon, ScaleDown
 from controlplane.state import DrainIntent
 
 log = logging.getLogger(__name__)
@@ -98,11 +98,12 @@ class DrainActs:
 
     def start(
         self,
-        scale_downs: Sequence[ScaleDown],
+        scale_downs: Sequence[ScaleDown | Cordon],
         existing: Mapping[str, DrainIntent],
         now: datetime,
     ) -> list[DrainIntent]:
-        """Intents (phase `deactivating`) for the plan's new scale-downs, not yet stored."""
+        """Intents (phase `deactivating`) for the plan's new scale-downs and cordons, not yet
+        stored; a cordon's intent waits for the agent's tasks to end."""
         out: list[DrainIntent] = []
         for action in scale_downs:
             if action.agent in existing:
@@ -126,9 +127,15 @@ class DrainActs:
                     created_at=now,
                     updated_at=now,
                     token=self.token,
+                    cordon=isinstance(action, Cordon),
                 )
             )
         return out
+
+    def uncordon(self, intents: Sequence[DrainIntent], why: Mapping[str, str]) -> None:
+        """Give cordoned agents back (REACTIVATE_AGENT) and forget their intents."""
+        for intent in intents:
+            self._reactivate(intent, why[intent.agent_id])
 
     def deactivate_new(self, intents: Sequence[DrainIntent], now: datetime) -> None:
         """Deactivate each newly stored intent's agent; success moves it to `deactivated`."""

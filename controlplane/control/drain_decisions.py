@@ -10,7 +10,9 @@ protocol is two-phase so that no instance is terminated on a stale picture:
 3. `terminating`: the terminate call was made (or the instance is already gone); the
    intent is forgotten once Mesos drops the agent.
 
-An agent that shows tasks again before step 3 is reactivated and its intent dropped.
+An agent that shows tasks again before step 3 is reactivated and its intent dropped,
+unless the intent is a consolidation cordon: that agent was deactivated with its tasks and
+waits for them to end (a plan gives it back when waiting work needs its room).
 """
 
 from __future__ import annotations
@@ -98,6 +100,10 @@ def _step(
     if busy(view):
         if view.drain_state is not None:  # REACTIVATE is refused while DRAINING
             return IntentStep("forget", intent, "agent busy under an operator's drain")
+        if intent.cordon:  # consolidation: deactivated with its tasks, it waits for them
+            if view.active:
+                return IntentStep("deactivate", intent, "cordon not confirmed yet")
+            return IntentStep("wait", intent, f"cordoned; {len(view.tasks)} tasks still running")
         return IntentStep("reactivate", intent, f"agent received work again ({len(view.tasks)})")
     if view.active and view.drain_state is None:
         if intent.phase == "deactivating":

@@ -173,7 +173,15 @@ class Reconciler:
         assembly = _staged(
             "snapshot",
             lambda: assemble(
-                now, pools, mesos.agents, pending, state.history, state.floors_at(now)
+                now,
+                pools,
+                mesos.agents,
+                pending,
+                state.history,
+                state.floors_at(now),
+                cordoned={
+                    a for a, i in state.intents.items() if i.cordon and i.phase != "terminating"
+                },
             ),
         )
         for agent_id, why in sorted(assembly.left_out_agents.items()):

@@ -64,6 +64,8 @@ class DemoConfig(_Strict):
     variants: tuple[Variant, ...] = (
         Variant(name="lean", rules={"max_idle": 0, "idle_grace_s": 300}),
         Variant(name="buffered", rules={"min_idle": 3, "max_idle": 6, "idle_grace_s": 1200}),
+        # Today's policy before consolidation: only agents that happen to go idle leave.
+        Variant(name="idle-only", rules={"consolidate": False}),
     )
 
     @model_validator(mode="after")

@@ -275,6 +275,10 @@ class Replay:
                 self.record.actions.append((now, up.pool, "scale-up", up.count, up.reason))
         for down in result.plan.scale_down:
             self.record.actions.append((now, down.pool, "drain", 1, down.reason))
+        for cordon in result.plan.cordon:
+            self.record.actions.append((now, cordon.pool, "cordon", 1, cordon.reason))
+        for back in result.plan.uncordon:
+            self.record.actions.append((now, back.pool, "uncordon", 1, back.reason))
         return bool(done)
 
     def _settle(self, world: SimWorld) -> None:

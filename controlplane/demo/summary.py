@@ -141,6 +141,8 @@ def summarize(record: Recording, workload: Workload, config: DemoConfig) -> dict
         "peak_instances": int(max((sum(s.instances.values()) for s in record.samples), default=0)),
         "scale_ups": sum(1 for a in record.actions if a[2] == "scale-up"),
         "drains": sum(1 for a in record.actions if a[2] == "drain"),
+        "agents_cordoned": sum(1 for a in record.actions if a[2] == "cordon"),
+        "agents_uncordoned": sum(1 for a in record.actions if a[2] == "uncordon"),
         "busy_terminations": len(record.busy_terminations),
         "passes": record.passes,
         "failed_passes": record.failed_passes,

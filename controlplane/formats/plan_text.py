@@ -13,6 +13,9 @@ def plan_json(plan: Plan) -> str:
     """The plan as contract JSON; a placement names `agent` or `new`, never both as null."""
     data: dict[str, Any] = plan.model_dump(mode="json")
     data["placements"] = [{k: v for k, v in p.items() if v is not None} for p in data["placements"]]
+    for key in ("cordon", "uncordon"):  # consolidation's lists appear only when used
+        if not data[key]:
+            del data[key]
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -7,13 +7,15 @@ same plan, which is what lets a user replay any pass of the daemon offline.
 from __future__ import annotations
 
 import gc
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 
-from controlplane.model import Plan, ScaleUp, Snapshot, Summary
+from controlplane.model import Plan, ScaleUp, Snapshot, Summary, Uncordon
 from controlplane.planning.bounds import lower_bound
+from controlplane.planning.consolidate import consolidation_phase
 from controlplane.planning.floor import FloorOutcome, floor_phase, floor_text
 from controlplane.planning.growth import PoolGrowth, growth_state
 from controlplane.planning.helpers.fitness import pool_weights
@@ -52,6 +54,36 @@ def _cyclic_gc_paused() -> Iterator[None]:
 def _plan(snapshot: Snapshot) -> Plan:
     # Pools in name order: the plan must not depend on the order the snapshot lists them.
     snapshot = snapshot.model_copy(update={"pools": sorted(snapshot.pools, key=lambda p: p.name)})
+    first, wanting = _plan_once(snapshot, frozenset())
+    back = {a.id for a in snapshot.agents if a.cordoned and a.pool in wanting}
+    if not back:
+        return first
+    # Work waits in a pool that holds cordoned agents: plan again with them given back, so
+    # their room is used before any new instance; only the ones that receive work go back.
+    agents = [
+        a.model_copy(update={"cordoned": False, "state": "active"}) if a.id in back else a
+        for a in snapshot.agents
+    ]
+    second, _ = _plan_once(snapshot.model_copy(update={"agents": agents}), frozenset(wanting))
+    taken = Counter(p.agent for p in second.placements if p.agent in back)
+    if not taken:
+        return first
+    pool_of = {a.id: a.pool for a in snapshot.agents}
+    uncordon = [
+        Uncordon(
+            pool=pool_of[agent],
+            agent=agent,
+            reason=f"pending work needs room: {count} task{'s' if count != 1 else ''} placed "
+            "on it before any new instance",
+        )
+        for agent, count in sorted(taken.items())
+    ]
+    return second.model_copy(update={"uncordon": uncordon})
+
+
+def _plan_once(snapshot: Snapshot, no_cordon: frozenset[str]) -> tuple[Plan, set[str]]:
+    """One plan, and the pools where work waits for room (a shortfall or an unplaced task
+    that fits one of their instances). `no_cordon`: pools that may not cordon in it."""
     view = agent_columns(snapshot)
     dims = {name: i for i, name in enumerate(dimension_names(snapshot, view))}
     classes = task_classes(snapshot, dims)
@@ -80,6 +112,9 @@ def _plan(snapshot: Snapshot) -> Plan:
     idle = idle_phase(snapshot, table, growth)
     floor = floor_phase(growth)
     scale_up = _scale_up(growth, idle, floor)
+    wanting = _wanting(snapshot, growth, placer)
+    draining = {d.agent for d in idle.scale_down}
+    cordons = consolidation_phase(snapshot, table, growth, wanting | no_cordon, draining)
     on_agents = sum(1 for p in placer.placements if p.agent is not None)
     summary = Summary(
         agents_needed=_agents_needed(table),
@@ -91,14 +126,37 @@ def _plan(snapshot: Snapshot) -> Plan:
         new_instances=sum(s.count for s in scale_up),
         scale_down=len(idle.scale_down),
     )
-    return Plan(
+    plan = Plan(
         placements=placer.placements,
         unplaced=placer.unplaced,
         scale_up=scale_up,
         scale_down=idle.scale_down,
-        holds=[*idle.holds, *floor.holds],
+        holds=[*idle.holds, *floor.holds, *cordons.holds],
         summary=summary,
+        cordon=cordons.cordon,
     )
+    return plan, wanting
+
+
+def _wanting(snapshot: Snapshot, growth: list[PoolGrowth], placer: Placer) -> set[str]:
+    """Pools where work waits for room: a shortfall opened instances there, or an unplaced
+    task that one of its instances could hold may use it."""
+    if not any(p.consolidate for p in snapshot.pools) and not any(
+        a.cordoned for a in snapshot.agents
+    ):
+        return set()  # only consolidation asks, and nothing here consolidates
+    out = {g.pool.name for g in growth if any(g.shortfall_tasks.values())}
+    tasks = {t.id: t for t in snapshot.pending}
+    for u in placer.unplaced:
+        if len(out) == len(snapshot.pools):
+            break
+        task = tasks[u.task]
+        for pool in snapshot.pools:
+            if task.pool is not None and not pool.named(task.pool):
+                continue
+            if all(amount <= pool.capacity.get(r, 0.0) for r, amount in task.resources.items()):
+                out.add(pool.name)
+    return out
 
 
 def _agents_needed(table: CandidateTable) -> int:

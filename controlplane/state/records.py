@@ -45,6 +45,9 @@ class DrainIntent(BaseModel):
     updated_at: UtcTime
     #: Fencing token of the leader that wrote it.
     token: int = Field(ge=0)
+    #: A consolidation cordon: the agent is deactivated with tasks running and waits for
+    #: them to end (not given back because it is busy); a plan may give it back.
+    cordon: bool = False
 
 
 class ScheduledFloor(BaseModel):

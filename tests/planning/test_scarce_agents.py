@@ -15,7 +15,11 @@ def test_cpu_work_does_not_land_on_an_agent_with_gpus_its_pool_lacks() -> None:
     result = run(
         [pool(desired=(2, 0, 0))],
         agents=[plain, _gpu_agent("gpu")],
-        pending=[task("cpu-a", cpus=1), task("cpu-b", cpus=1), task("gpu-t", resources={"cpus": 1, "mem": 1000, "gpus": 1})],
+        pending=[
+            task("cpu-a", cpus=1),
+            task("cpu-b", cpus=1),
+            task("gpu-t", resources={"cpus": 1, "mem": 1000, "gpus": 1}),
+        ],
     )
     placed = targets(result)
     assert placed["gpu-t"] == "gpu"
