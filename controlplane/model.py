@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from controlplane.fields import (
+    MAX_SECONDS,
     Attributes,
     AttrValue,
     Count,
@@ -111,6 +112,9 @@ class Pool(Strict):
     #: section 22). `consolidate_below`: an agent using less than this share of every
     #: resource is a candidate; at most `max_cordon_share` of the pool is cordoned at once.
     consolidate: bool = False
+    #: Seconds from a launch to a registered agent (measured by the loop, else configured);
+    #: None: unknown, and no pending task waits for an agent about to empty.
+    boot_s: Seconds | None = None
     consolidate_below: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.5
     max_cordon_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.25
 
@@ -158,6 +162,8 @@ class Agent(Strict):
     do_not_disrupt: bool = False
     #: Deactivated by consolidation to empty it (state `draining`); a plan may give it back.
     cordoned: bool = False
+    #: When its running tasks are all expected to have ended (None: unknown).
+    expected_empty_at: UtcTime | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Agent:
@@ -223,6 +229,12 @@ class Task(Strict):
     pool: str | None = None
     constraints: list[Constraint] = Field(default_factory=list)
     submitted: UtcTime | None = None
+    #: How long the task is expected to run, and where that came from ("declared" by the
+    #: submitter, or "learned from N tasks of the job"); None: unknown.
+    expected_duration_s: (
+        Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)] | None
+    ) = None
+    duration_source: Annotated[str, Field(max_length=200)] | None = None
 
     @property
     def job_name(self) -> str:

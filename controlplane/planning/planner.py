@@ -131,7 +131,7 @@ def _plan_once(snapshot: Snapshot, no_cordon: frozenset[str]) -> tuple[Plan, set
         unplaced=placer.unplaced,
         scale_up=scale_up,
         scale_down=idle.scale_down,
-        holds=[*idle.holds, *floor.holds, *cordons.holds],
+        holds=[*placer.holds, *idle.holds, *floor.holds, *cordons.holds],
         summary=summary,
         cordon=cordons.cordon,
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from controlplane.model import Placement, Snapshot, Task, Unplaced
+from controlplane.model import Hold, Placement, Snapshot, Task, Unplaced
 from controlplane.planning.growth import PoolGrowth
 from controlplane.planning.helpers.commits import Commits
 from controlplane.planning.helpers.constraints import (
@@ -51,6 +51,7 @@ class Placer:
     sign: FloatArray
     placements: list[Placement] = field(default_factory=list)
     unplaced: list[Unplaced] = field(default_factory=list)
+    holds: list[Hold] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.commits = Commits(self.table, self.growth, self.placements)

@@ -9,6 +9,7 @@ import numpy as np
 
 from controlplane.model import Task
 from controlplane.planning.helpers.packing import pack
+from controlplane.planning.placement.soon_free import SoonFree
 from controlplane.planning.tasks import TaskClass
 
 if TYPE_CHECKING:
@@ -22,14 +23,19 @@ def pack_shortfall(p: Placer, waiting: list[tuple[TaskClass, list[Task], int]]) 
     instances for constrained tasks placed later) are tried first, so an instance this
     plan already opens is filled before another is opened.
 
-    Only unconstrained tasks come here. Each goes to its cheapest pool that may grow;
-    each pool's share is packed as a whole (`packing.pack`), then the bins are opened
-    fullest first, each in the pool's then-smallest zone. Tasks of bins a pool cannot
-    open (bounds reached) fall back to task-by-task placement, which explains them.
+    Only unconstrained tasks come here. A task an agent about to empty will hold before a
+    new instance could serve waits for it instead (`soon_free.py`). Each other goes to its
+    cheapest pool that may grow; each pool's share is packed as a whole (`packing.pack`),
+    then the bins are opened fullest first, each in the pool's then-smallest zone. Tasks
+    of bins a pool cannot open (bounds reached) fall back to task-by-task placement, which
+    explains them.
     """
     by_pool: dict[int, list[tuple[TaskClass, Task]]] = {}
+    soon = SoonFree(p.table, p.snapshot.now.timestamp()) if waiting else None
     for cls, queued, rows_then in waiting:
         tasks = queued if p.table.n == rows_then else p.place(cls, queued, False)
+        if soon is not None:
+            tasks = soon.absorb(cls, tasks, p.eligible_pools(cls), p.unplaced)
         if not tasks:
             continue
         target = next(
@@ -44,6 +50,8 @@ def pack_shortfall(p: Placer, waiting: list[tuple[TaskClass, list[Task], int]]) 
         items = by_pool.get(pi)
         if items:
             _pack_pool(p, pi, items)
+    if soon is not None:
+        p.holds.extend(soon.holds())
 
 
 def _pack_pool(p: Placer, pi: int, items: list[tuple[TaskClass, Task]]) -> None:
