@@ -122,6 +122,11 @@ def _demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="the synthetic day, or the day plus GPU training jobs (adds a GPU pool)",
     )
     de.add_argument(
+        "--durations",
+        choices=["learned", "declared", "exact"],
+        help="what the planner is told of durations (default learned; exact is clairvoyant)",
+    )
+    de.add_argument(
         "--max-wait",
         type=float,
         default=3600.0,

@@ -31,6 +31,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from controlplane.demo.summary import summarize  # noqa: PLC0415
 
     config = load_demo_config(args.config, hours=args.hours, seed=args.seed)
+    if args.durations is not None:
+        config = config.model_copy(update={"durations": args.durations})
     if args.workload == "gpu":
         if args.trace is not None:
             raise WorkloadError("--workload gpu is synthetic: give it or --trace, not both")
@@ -66,7 +68,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"{s['oracle_instance_hours']}, static peak {s['static_peak_instance_hours']}), "
             f"${s['cost_usd']}, p95 wait {s['p95_wait_s']}s, never started "
             f"{s['tasks_never_started']}, busy terminations {s['busy_terminations']}, "
-            f"cordoned {s['agents_cordoned']} (given back {s['agents_uncordoned']})",
+            f"cordoned {s['agents_cordoned']} (given back {s['agents_uncordoned']}), "
+            f"durations {s['durations']} (waits for emptying agents "
+            f"{s['waits_for_emptying_agents']})",
             file=sys.stderr,
         )
         for name, p in s["pools"].items():

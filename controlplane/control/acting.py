@@ -142,6 +142,7 @@ class PassActs:
             ledger=self.ledger if self.ledger != seen.state.ledger else None,
             idle_since=seen.idle_since if seen.idle_since != seen.state.idle_since else None,
             instances=memory if memory != seen.state.instances else None,
+            durations=seen.durations if seen.durations != seen.state.durations else None,
         )
         if not final.empty():
             self._commit(final)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from controlplane.aws.capacity import CapacityLedger, Takeback
@@ -12,6 +12,7 @@ from controlplane.control.registration import RegistrationReview
 from controlplane.mesos.replies import AgentView
 from controlplane.model import Snapshot
 from controlplane.state import ControlState
+from controlplane.state.durations import DurationStats
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Observed:
     assembly: Assembly
     idle_since: dict[str, datetime]
     registrations: RegistrationReview
+    #: What the loop knows of task durations and boot times, with this pass's samples.
+    durations: DurationStats = field(default_factory=DurationStats)
 
     @property
     def snapshot(self) -> Snapshot:

@@ -27,6 +27,13 @@ from controlplane.aws.pool_rules import AdapterSettings
 from controlplane.aws.replies import ObservedGroup
 from controlplane.control.acting import PassActs
 from controlplane.control.assemble import assemble
+from controlplane.control.expectations import (
+    boot_samples,
+    empty_times,
+    with_boot_times,
+    with_empty_times,
+    with_expectations,
+)
 from controlplane.control.observed import Observed
 from controlplane.control.pass_files import PassRecorder
 from controlplane.control.registration import review_registrations
@@ -158,9 +165,12 @@ class Reconciler:
         for agent_id, why in sorted(mesos.skipped.items()):
             log.debug("agent %s left out: %s", agent_id, why)
         opts = self.options
+        registered = {
+            str(v.attributes["instance_id"]) for v in views if "instance_id" in v.attributes
+        }
         registrations = review_registrations(
             aws.groups,
-            {str(v.attributes["instance_id"]) for v in views if "instance_id" in v.attributes},
+            registered,
             state.instances,
             now,
             deadline_s=opts.registration_deadline_s,
@@ -169,13 +179,22 @@ class Reconciler:
         )
         for expired in registrations.expired:
             ledger = back_off(ledger, expired.asg, expired.reason, settings, now)
-        pools = _without_expired(aws.pools, registrations.expired, ledger, now)
+        durations = state.durations.learn(
+            self._finished(),
+            boot_samples(state.instances, aws.groups, registered, now),
+            now.timestamp(),
+        )
+        pools = with_boot_times(
+            _without_expired(aws.pools, registrations.expired, ledger, now), durations
+        )
+        agents = with_empty_times(mesos.agents, empty_times(views, durations))
+        pending = with_expectations(pending, durations)
         assembly = _staged(
             "snapshot",
             lambda: assemble(
                 now,
                 pools,
-                mesos.agents,
+                agents,
                 pending,
                 state.history,
                 state.floors_at(now),
@@ -189,8 +208,23 @@ class Reconciler:
         for task_id, why in sorted(assembly.left_out_tasks.items()):
             log.warning("pending task %s left out of the snapshot: %s", task_id, why)
         return Observed(
-            now, state, views, aws, ledger, takebacks, assembly, mesos.idle_since, registrations
+            now,
+            state,
+            views,
+            aws,
+            ledger,
+            takebacks,
+            assembly,
+            mesos.idle_since,
+            registrations,
+            durations,
         )
+
+    def _finished(self) -> list[tuple[str, float]]:
+        """(job, seconds) of tasks finished since the last pass, where the demand source is
+        the framework's own queue (it sees their status updates)."""
+        take = getattr(self.demand, "take_finished", None)
+        return list(take()) if callable(take) else []
 
     # ---- one pass -----------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -35,6 +36,8 @@ RELAUNCH_STATES = frozenset(
 _STARTED = frozenset({"TASK_RUNNING", "TASK_STARTING", "TASK_STAGING", "TASK_KILLING"})
 #: Reasons kept per task (the newest).
 KEEP_REASONS = 5
+#: Finished-task durations kept for the next pass to learn from, at most.
+MAX_FINISHED = 10_000
 
 
 class QueueFullError(DemandError):
@@ -55,6 +58,8 @@ class Entry:
     #: Launches that Mesos lost, so far.
     relaunches: int = 0
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    #: When Mesos said it was running (status timestamp), for learning its duration.
+    started_at: float | None = None
 
 
 class QueueJournal(Protocol):
@@ -91,6 +96,8 @@ class TaskQueue:
         #: Live tasks loaded from the journal that Mesos has not told us about yet.
         self._unreconciled: set[str] = set()
         self._loaded = journal is None
+        #: (job, seconds) of tasks that finished since the last `take_finished`.
+        self._finished: deque[tuple[str, float]] = deque(maxlen=MAX_FINISHED)
 
     def on_new_work(self, listener: Callable[[], None]) -> None:
         """Call `listener` (outside the lock) whenever tasks become pending."""
@@ -194,9 +201,16 @@ class TaskQueue:
                 self._entries[entry.submission.id] = entry
 
     def update(
-        self, task_id: str, mesos_state: str, message: str | None = None, reason: str | None = None
+        self,
+        task_id: str,
+        mesos_state: str,
+        message: str | None = None,
+        reason: str | None = None,
+        at: float | None = None,
     ) -> bool:
-        """Record a Mesos status. Returns False for a task this queue does not know."""
+        """Record a Mesos status (`at`: its timestamp). Returns False for a task this queue
+        does not know. A task that finishes after a timed TASK_RUNNING teaches its job's
+        duration (`take_finished`)."""
         requeued = False
         with self._lock:
             entry = self._entries.get(task_id)
@@ -204,6 +218,10 @@ class TaskQueue:
                 return False
             self._unreconciled.discard(task_id)
             entry = replace(entry, mesos_state=mesos_state, message=message)
+            if mesos_state == "TASK_RUNNING" and entry.started_at is None and at is not None:
+                entry = replace(entry, started_at=at)
+            if mesos_state == "TASK_FINISHED" and entry.started_at is not None and at is not None:
+                self._finished.append((entry.submission.job_name, at - entry.started_at))
             if mesos_state in _STARTED:
                 entry = replace(entry, state=RUNNING)
             elif mesos_state in RELAUNCH_STATES and entry.relaunches < self.max_relaunches:
@@ -229,6 +247,13 @@ class TaskQueue:
         if requeued:
             self._notify()
         return True
+
+    def take_finished(self) -> list[tuple[str, float]]:
+        """(job, seconds run) of the tasks finished since the last call."""
+        with self._lock:
+            out = list(self._finished)
+            self._finished.clear()
+            return out
 
     def requeue(self, task_id: str) -> None:
         """Put a task that never started (its offer was stale) back in the queue."""

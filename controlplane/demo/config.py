@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -54,6 +54,11 @@ class DemoConfig(_Strict):
     #: Seconds from instance launch to a registered Mesos agent.
     boot_delay_s: float = Field(default=120.0, ge=0)
     pools: tuple[DemoPool, ...] = (DemoPool(),)
+    #: What the planner is told of task durations: nothing (`learned`: the loop learns per
+    #: job from finished tasks), an estimate with realistic error (`declared`: the true
+    #: duration times a log-normal factor, sigma 0.5), or the truth (`exact`: clairvoyant,
+    #: an upper bound for what duration awareness can do, never a headline figure).
+    durations: Literal["learned", "declared", "exact"] = "learned"
     rules: PoolRules = PoolRules(
         min_idle=0,
         max_idle=1,

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.config import Settings
 from controlplane.control.daemon import Daemon
@@ -128,7 +130,9 @@ def daemon_settings(
     )
 
 
-def submission(arrival: Arrival, task_id: str, pool: str) -> dict[str, Any]:
+def submission(
+    arrival: Arrival, task_id: str, pool: str, expected_s: float | None = None
+) -> dict[str, Any]:
     constraints: list[dict[str, Any]] = []
     if "unique_host" in arrival.constraints:
         constraints.append({"kind": "unique_host"})
@@ -143,8 +147,18 @@ def submission(arrival: Arrival, task_id: str, pool: str) -> dict[str, Any]:
         "pool": pool,
         "resources": resources,
         "constraints": constraints,
-        "labels": {"duration_s": repr(arrival.duration_s)},
+        "labels": {"duration_s": repr(arrival.duration_s)},  # the emulator's truth only
+        **({"expected_duration_s": round(expected_s, 1)} if expected_s else {}),
     }
+
+
+def expectation(config: DemoConfig, arrival: Arrival, rng: np.random.Generator) -> float | None:
+    """What the submitter declares: nothing, a noisy estimate, or the truth (`durations`)."""
+    if config.durations == "learned":
+        return None
+    if config.durations == "exact":
+        return arrival.duration_s
+    return max(1.0, arrival.duration_s * float(rng.lognormal(0.0, 0.5)))
 
 
 class Replay:
@@ -165,6 +179,7 @@ class Replay:
         self.clock = VirtualClock(START)
         self._token = ""
         self.record = Recording(variant.name if variant else "default")
+        self._noise = np.random.default_rng(config.seed + 1)
         gpu_pools = [p.name for p in config.pools if p.gpu]
         self._pool_for = (config.pools[0].name, gpu_pools[0] if gpu_pools else None)
 
@@ -241,7 +256,8 @@ class Replay:
             arrival = self.workload.arrivals[i]
             task_id = f"t{i:06d}"
             pool = gpu if arrival.gpus and gpu else base
-            batch.append(submission(arrival, task_id, pool))
+            expected_s = expectation(self.config, arrival, self._noise)
+            batch.append(submission(arrival, task_id, pool, expected_s))
             self.record.submitted[task_id] = arrival.submit_s
             self.record.pool_of[task_id] = pool
         assert daemon.demand_server is not None
@@ -275,6 +291,9 @@ class Replay:
                 self.record.actions.append((now, up.pool, "scale-up", up.count, up.reason))
         for down in result.plan.scale_down:
             self.record.actions.append((now, down.pool, "drain", 1, down.reason))
+        waits = sum(1 for u in result.plan.unplaced if u.reason.startswith("waits: "))
+        if waits:
+            self.record.actions.append((now, "-", "wait", waits, "tasks waiting for emptying"))
         for cordon in result.plan.cordon:
             self.record.actions.append((now, cordon.pool, "cordon", 1, cordon.reason))
         for back in result.plan.uncordon:

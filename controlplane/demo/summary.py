@@ -141,6 +141,10 @@ def summarize(record: Recording, workload: Workload, config: DemoConfig) -> dict
         "peak_instances": int(max((sum(s.instances.values()) for s in record.samples), default=0)),
         "scale_ups": sum(1 for a in record.actions if a[2] == "scale-up"),
         "drains": sum(1 for a in record.actions if a[2] == "drain"),
+        "durations": config.durations,
+        # Pass-task pairs in which a task waited for an agent about to empty instead of
+        # a new instance (a task may wait in two passes).
+        "waits_for_emptying_agents": sum(a[3] for a in record.actions if a[2] == "wait"),
         "agents_cordoned": sum(1 for a in record.actions if a[2] == "cordon"),
         "agents_uncordoned": sum(1 for a in record.actions if a[2] == "uncordon"),
         "busy_terminations": len(record.busy_terminations),

@@ -264,7 +264,9 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
             if self.queue.state(task_id) is not None:
                 self.queue.requeue(task_id)
             return
-        if not self.queue.update(task_id, state, status.get("message"), reason):
+        at = status.get("timestamp")
+        stamp = float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None
+        if not self.queue.update(task_id, state, status.get("message"), reason, stamp):
             log.warning("status %s for unknown task %s", state, task_id)
 
     @_guarded

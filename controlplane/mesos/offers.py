@@ -104,6 +104,8 @@ def task_info(sub: Submission, agent_id: str, argv: Sequence[str]) -> dict[str, 
     labels = dict(sub.labels)
     if sub.job:
         labels.setdefault("job", sub.job)
+    if sub.expected_duration_s is not None:  # what the loop reads back from GET_STATE
+        labels["expected_duration_s"] = repr(sub.expected_duration_s)
     info: dict[str, Any] = {
         "name": sub.id,
         "task_id": {"value": sub.id},

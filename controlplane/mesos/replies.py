@@ -35,6 +35,8 @@ class TaskView:
     state: str
     resources: dict[str, float]
     labels: dict[str, str]
+    #: When the task started running (its TASK_RUNNING status), seconds since the epoch.
+    started_at: float | None = None
 
     @property
     def live(self) -> bool:
@@ -171,9 +173,20 @@ def read_tasks(reply: Any, call: str, path: str, *, completed: bool = True) -> l
                     state=r.text(task, "state", where),
                     resources=r.resources(task, "resources", where),
                     labels=labels,
+                    started_at=_started(r, task, where),
                 )
             )
     return out
+
+
+def _started(r: _Reader, task: dict[str, Any], where: str) -> float | None:
+    """The earliest TASK_RUNNING status timestamp (a master keeps the last few statuses)."""
+    times = []
+    for k, raw in enumerate(r.items(task, "statuses", where) if "statuses" in task else []):
+        status = r.obj(raw, f"{where}.statuses[{k}]")
+        if status.get("state") == "TASK_RUNNING" and "timestamp" in status:
+            times.append(r.number(status["timestamp"], f"{where}.statuses[{k}].timestamp"))
+    return min(times) if times else None
 
 
 def read_agents(reply: Any, call: str, path: str, tasks: list[TaskView]) -> list[AgentView]:

@@ -43,6 +43,8 @@ class TaskClass:
     balanced: tuple[str, ...] = ()
     soft_balanced: tuple[str, ...] = ()
     tasks: list[Task] = field(default_factory=list)
+    #: Expected duration of each of its tasks (seconds), when known.
+    expected_s: float | None = None
 
     @property
     def constrained(self) -> bool:
@@ -117,11 +119,13 @@ def _class_key(task: Task, shape: int, closing: set[str]) -> tuple[object, ...]:
     # Most tasks have no constraint: skip the (costly) serialisation for them.
     cons = tuple(sorted(c.model_dump_json() for c in task.constraints)) if task.constraints else ()
     job = task.job_name if _job_bound(task, closing) else None
+    if task.expected_duration_s is not None:  # lifetimes differ: not interchangeable
+        return (shape, task.pool, cons, job, task.expected_duration_s)
     return (shape, task.pool, cons, job)
 
 
 def _new_class(task: Task, demand: FloatArray, closing: set[str]) -> TaskClass:
-    cls = TaskClass(demand=demand, pool=task.pool, job=None)
+    cls = TaskClass(demand=demand, pool=task.pool, job=None, expected_s=task.expected_duration_s)
     hard: list[tuple[str, str]] = []
     soft: list[tuple[str, str]] = []
     balanced: list[str] = []

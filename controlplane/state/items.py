@@ -6,6 +6,7 @@
 | `history#<pool>` | `body`: PoolHistory JSON |
 | `intent#<agent id>` | `body`: DrainIntent JSON |
 | `ledger` | `body`: CapacityLedger JSON |
+| `durations` | `body`: DurationStats JSON (learned task durations per job, boot per pool) |
 | `idle#<n>` | `data` (B): part n of `parts` (N) of zlib-compressed JSON {agent: epoch us} |
 | `inst#<n>` | the same, of {"unregistered": {instance: epoch us}, "registered": [instance]} |
 | `framework` | `value` (S): the Mesos framework id |
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 from controlplane.aws.capacity import CapacityLedger
 from controlplane.errors import describe
 from controlplane.model import PoolHistory
+from controlplane.state.durations import DurationStats
 from controlplane.state.errors import BadStateError
 from controlplane.state.records import (
     ControlState,
@@ -43,6 +45,7 @@ T = TypeVar("T")
 IDLE_CHUNK_BYTES = 350_000
 LEASE = "lease"
 LEDGER = "ledger"
+DURATIONS = "durations"
 FRAMEWORK = "framework"
 HISTORY = "history#"
 INTENT = "intent#"
@@ -118,6 +121,7 @@ def read_state(items: Iterable[Item]) -> ControlState:
     history: dict[str, PoolHistory] = {}
     intents: dict[str, DrainIntent] = {}
     ledger = CapacityLedger()
+    durations = DurationStats()
     framework_id: str | None = None
     idle_parts: dict[int, tuple[int, bytes]] = {}
     inst_parts: dict[int, tuple[int, bytes]] = {}
@@ -128,6 +132,8 @@ def read_state(items: Iterable[Item]) -> ControlState:
             read_lease(item)  # checked, not kept: leadership is read through acquire()
         elif name == LEDGER:
             ledger = _body(item, name, CapacityLedger)
+        elif name == DURATIONS:
+            durations = _body(item, name, DurationStats)
         elif name == FRAMEWORK:
             framework_id = _text(item, name, "value")
         elif name.startswith(HISTORY):
@@ -153,7 +159,7 @@ def read_state(items: Iterable[Item]) -> ControlState:
             raise BadStateError(f"item {name}: unknown kind of item")
     idle: dict[str, datetime] = _blob(IDLE, idle_parts, _times, dict[str, datetime]())
     instances = _blob(INSTANCES, inst_parts, _memory, InstanceMemory())
-    return ControlState(history, intents, ledger, idle, framework_id, floors, instances)
+    return ControlState(history, intents, ledger, idle, framework_id, floors, instances, durations)
 
 
 def _memory(data: Any) -> InstanceMemory:

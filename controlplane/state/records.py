@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from controlplane.aws.capacity import CapacityLedger
 from controlplane.fields import UtcTime
 from controlplane.model import Floor, PoolHistory
+from controlplane.state.durations import DurationStats
 
 DrainPhase = Literal["deactivating", "deactivated", "terminating"]
 
@@ -93,6 +94,7 @@ class ControlState:
     #: pool -> the scheduler's floor (possibly past its `until`).
     floors: dict[str, ScheduledFloor] = field(default_factory=dict)
     instances: InstanceMemory = field(default_factory=InstanceMemory)
+    durations: DurationStats = field(default_factory=DurationStats)
 
     def floors_at(self, now: datetime) -> dict[str, Floor]:
         """The floors in force at `now`, as the planner takes them (source says until when)."""
@@ -116,6 +118,7 @@ class StateChanges:
     ledger: CapacityLedger | None = None
     idle_since: Mapping[str, datetime] | None = None
     instances: InstanceMemory | None = None
+    durations: DurationStats | None = None
 
     def empty(self) -> bool:
         return not (
@@ -125,4 +128,5 @@ class StateChanges:
             or self.ledger is not None
             or self.idle_since is not None
             or self.instances is not None
+            or self.durations is not None
         )

@@ -281,6 +281,8 @@ class StateStore:
         deletes += [f"{it.INTENT}{agent}" for agent in changes.delete_intents]
         if changes.ledger is not None:
             puts.append(it.body_item(self.cluster, it.LEDGER, changes.ledger))
+        if changes.durations is not None:
+            puts.append(it.body_item(self.cluster, it.DURATIONS, changes.durations))
         blobs = []
         if changes.idle_since is not None:
             blobs.append((it.IDLE, it.idle_items(self.cluster, changes.idle_since)))

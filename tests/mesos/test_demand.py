@@ -68,6 +68,20 @@ def test_queue_is_all_or_nothing_and_tracks_states() -> None:
     assert woken == [1, 1]
 
 
+def test_finished_tasks_teach_their_jobs_duration() -> None:
+    queue = TaskQueue()
+    queue.submit(parse_submissions([GOOD, {**GOOD, "id": "b"}, {**GOOD, "id": "c"}]))
+    queue.launching({"a": "S1", "b": "S1", "c": "S1"})
+    queue.update("a", "TASK_RUNNING", at=1000.0)
+    queue.update("a", "TASK_RUNNING", at=1005.0)  # a repeated status keeps the first start
+    queue.update("a", "TASK_FINISHED", at=1100.0)
+    queue.update("b", "TASK_FINISHED", at=1100.0)  # never seen running: no duration
+    queue.update("c", "TASK_RUNNING", at=1000.0)
+    queue.update("c", "TASK_FAILED", at=1010.0)  # failed: not how long the job runs
+    assert queue.take_finished() == [("j", 100.0)]
+    assert queue.take_finished() == []
+
+
 @pytest.fixture
 def server() -> Iterator[DemandServer]:
     rules = SubmissionRules(commands={"noop": ["true"]}, default_command="noop")

@@ -95,11 +95,12 @@ def test_callback_that_raises_does_not_kill_the_driver(
             mesos_state: str,
             message: str | None = None,
             reason: str | None = None,
+            at: float | None = None,
         ) -> bool:
             if not self.broke:
                 self.broke = True
                 raise RuntimeError("callback bug")
-            return super().update(task_id, mesos_state, message, reason)
+            return super().update(task_id, mesos_state, message, reason, at)
 
     queue = Flaky()
     fw = frameworks(queue)

@@ -17,6 +17,7 @@ from controlplane.state import (
     StateStore,
 )
 from controlplane.state import items as it
+from controlplane.state.durations import DurationStats
 from tests.state.conftest import NOW
 from tests.state.test_lease import at, intent
 
@@ -25,6 +26,9 @@ def _lease(store: StateStore) -> Lease:
     lease = store.acquire("me", NOW, 600)
     assert lease is not None
     return lease
+
+
+DURATIONS = DurationStats().learn([("etl", 120.0)], [("batch", 95.0)], 1.0)
 
 
 def test_everything_round_trips(store: StateStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -43,7 +47,13 @@ def test_everything_round_trips(store: StateStore, monkeypatch: pytest.MonkeyPat
     store.commit(
         lease,
         at(1),
-        StateChanges(history=history, put_intents=intents, ledger=ledger, idle_since=idle),
+        StateChanges(
+            history=history,
+            put_intents=intents,
+            ledger=ledger,
+            idle_since=idle,
+            durations=DURATIONS,
+        ),
     )
     store.save_framework_id(lease, at(1), "fw-123")
     assert len(store._query(it.IDLE)) > 2
@@ -56,6 +66,7 @@ def test_everything_round_trips(store: StateStore, monkeypatch: pytest.MonkeyPat
     assert state.idle_since == idle  # exact to the microsecond
     assert len(state.intents) == 400 and state.intents["a0007"] == intents[7]
     assert state.framework_id == "fw-123"
+    assert state.durations == DURATIONS
 
     store.commit(lease, at(2), StateChanges(idle_since={"x": NOW}, delete_intents=["a0001"]))
     assert len(store._query(it.IDLE)) == 1  # surplus parts deleted
@@ -69,6 +80,7 @@ def test_everything_round_trips(store: StateStore, monkeypatch: pytest.MonkeyPat
     [
         ({"item": {"S": "ledger"}, "body": {"S": "{not json"}}, "item ledger"),
         ({"item": {"S": "surprise"}, "body": {"S": "{}"}}, "item surprise: unknown kind"),
+        ({"item": {"S": "durations"}, "body": {"S": '{"jobs": {"j": {"count": 0}}}'}}, "durations"),
         ({"item": {"S": "history#batch"}}, "item history#batch: attribute body"),
         ({"item": {"S": "history#batch"}, "body": {"S": '{"x": 1}'}}, "history#batch"),
         ({"item": {"S": "idle#1"}, "data": {"B": b"x"}, "parts": {"N": "2"}}, "idle#*"),

@@ -317,6 +317,14 @@ class Replay:
             return False
         if keeps_scarce(row.pool, task) and (not row.pool.shares_scarce or row.target[0] == "new"):
             return False  # a sharing pool lends registered agents only
+        if row.target[0] == "agent" and not row.pool.shares_scarce:
+            unpromised = [
+                r
+                for r in row.pool.scarce
+                if row.total.get(r, 0.0) > 0 and not row.pool.capacity.get(r)
+            ]
+            if unpromised and not any(task.resources.get(r, 0.0) > 0 for r in unpromised):
+                return False  # an agent with GPUs its pool lacks keeps them too
         for c in task.constraints:
             if c.soft:
                 continue

@@ -39,6 +39,23 @@ from controlplane.planning.table import (
 )
 from controlplane.planning.tasks import TaskClass
 
+#: How much a task's fit with a row's expected life counts beside bin-packing fitness
+#: (both in [0, 1]; a soft constraint met counts 2, a registered agent 1000).
+LIFETIME_WEIGHT = 0.5
+
+
+def expected_ends(table: CandidateTable, now_s: float) -> FloatArray:
+    """Per agent row: when it is expected empty (epoch seconds); now when it is empty,
+    NaN when unknown."""
+    m = len(table.agents)
+    out = np.full(m, np.nan)
+    for row, agent in enumerate(table.agents):
+        if agent.expected_empty_at is not None:
+            out[row] = agent.expected_empty_at.timestamp()
+        elif table.running[row] == 0 and not table.busy[row]:
+            out[row] = now_s
+    return out
+
 
 @dataclass
 class Placer:
@@ -54,6 +71,7 @@ class Placer:
     holds: list[Hold] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._ends: FloatArray | None = None
         self.commits = Commits(self.table, self.growth, self.placements)
         self.fitness = RowFitness(self.table, self.weights, self.sign)
         self.pool_index = {p.name: i for i, p in enumerate(self.snapshot.pools)}
@@ -193,7 +211,24 @@ class Placer:
         fit = self.fitness(rows, cls.demand)
         soft = soft_score(self.rows_filter, cls, rows) if cls.soft_count else np.zeros(len(rows))
         score = 1000.0 * t.tier[rows] + 2.0 * soft + fit
+        if cls.expected_s is not None:
+            score = score + LIFETIME_WEIGHT * self.lifetime(rows, cls.expected_s)
         return rows, score, fit, soft
+
+    def lifetime(self, rows: IntArray, duration_s: float) -> FloatArray:
+        """How little a task of `duration_s` extends each row's expected life, in [0, 1].
+
+        1: the row is expected busy past the task's end anyway; 0: the task alone keeps it
+        (an empty row, a new instance); in between, 1 - extension / duration; 0.5 for a row
+        whose end is unknown. (Each row's end as the snapshot gave it, before this plan.)"""
+        if self._ends is None:
+            self._ends = expected_ends(self.table, self.snapshot.now.timestamp())
+        now = self.snapshot.now.timestamp()
+        ends = np.full(len(rows), now)  # new and launching instances: empty now
+        real = rows < len(self._ends)
+        ends[real] = self._ends[rows[real]]
+        life = 1.0 - np.clip(now + duration_s - ends, 0.0, None) / duration_s
+        return np.where(np.isnan(ends), 0.5, np.clip(life, 0.0, 1.0))
 
     def why(self, cls: TaskClass, row: int, fit: float, soft: float, rank: str) -> str:
         pool = self.table.pools[int(self.table.pool_idx[row])]

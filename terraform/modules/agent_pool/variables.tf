@@ -105,10 +105,10 @@ variable "rules" {
       for k in keys(var.rules) : contains([
         "min_idle", "max_idle", "idle_grace_s", "scale_up_cooldown_s", "scale_down_cooldown_s",
         "fitness", "hourly_price", "mem_reserve_mib", "disk_mib", "max_drains_per_pass",
-        "max_drain_share",
+        "max_drain_share", "consolidate", "consolidate_below", "max_cordon_share",
       ], k)
     ])
-    error_message = "rules keys are pool rules: min_idle, max_idle, idle_grace_s, scale_up_cooldown_s, scale_down_cooldown_s, fitness, hourly_price, mem_reserve_mib, disk_mib, max_drains_per_pass, max_drain_share."
+    error_message = "rules keys are pool rules: min_idle, max_idle, idle_grace_s, scale_up_cooldown_s, scale_down_cooldown_s, fitness, hourly_price, mem_reserve_mib, disk_mib, max_drains_per_pass, max_drain_share, consolidate, consolidate_below, max_cordon_share."
   }
 }
 
