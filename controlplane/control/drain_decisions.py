@@ -101,8 +101,10 @@ def _step(
         if view.drain_state is not None:  # REACTIVATE is refused while DRAINING
             return IntentStep("forget", intent, "agent busy under an operator's drain")
         if intent.cordon:  # consolidation: deactivated with its tasks, it waits for them
-            if view.active:
+            if view.active and intent.phase == "deactivating":
                 return IntentStep("deactivate", intent, "cordon not confirmed yet")
+            if view.active:
+                return IntentStep("forget", intent, "cordon lifted outside the control plane")
             return IntentStep("wait", intent, f"cordoned; {len(view.tasks)} tasks still running")
         return IntentStep("reactivate", intent, f"agent received work again ({len(view.tasks)})")
     if view.active and view.drain_state is None:

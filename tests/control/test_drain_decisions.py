@@ -95,6 +95,18 @@ def test_work_arriving_again_reactivates() -> None:
     assert one(intent("a"), busy_draining, g) == "forget"  # the operator's drain, not ours
 
 
+def test_a_cordoned_agent_waits_for_its_tasks_then_goes() -> None:
+    g = group(("i-a", "InService"))
+    cordon = intent("a").model_copy(update={"cordon": True})
+    assert one(cordon, view("a", active=False, tasks=2), g) == "wait"  # not given back
+    assert one(cordon, view("a", active=False), g) == "terminate"  # empty: it goes
+    starting = cordon.model_copy(update={"phase": "deactivating"})
+    assert one(starting, view("a", tasks=2), g) == "deactivate"  # not confirmed: again
+    assert one(cordon, view("a", tasks=2), g) == "forget"  # lifted by someone else
+    marked = view("a", active=False, tasks=1, attributes={"do_not_disrupt": "true"})
+    assert one(cordon, marked, g) == "reactivate"
+
+
 def test_do_not_disrupt_gives_the_agent_back() -> None:
     g = group(("i-a", "InService"))
     marked = view("a", active=False, attributes={"do_not_disrupt": "true"})
@@ -136,6 +148,7 @@ STATES = st.sampled_from(["InService", "Pending", "Terminating", "Terminating:Wa
             st.sampled_from([None, "DRAINING", "DRAINED"]),
             st.integers(0, 2),  # tasks
             STATES,
+            st.booleans(),  # a consolidation cordon
         ),
         max_size=12,
     ),
@@ -143,9 +156,9 @@ STATES = st.sampled_from(["InService", "Pending", "Terminating", "Terminating:Wa
 )
 def test_never_terminates_what_could_hold_work(cases: list[tuple], settle: float) -> None:  # type: ignore[type-arg]
     intents, agents, insts = {}, {}, []
-    for n, (phase, age, registered, active, drain, tasks, state) in enumerate(cases):
+    for n, (phase, age, registered, active, drain, tasks, state, cordon) in enumerate(cases):
         name = f"a{n}"
-        intents[name] = intent(name, phase, age)
+        intents[name] = intent(name, phase, age).model_copy(update={"cordon": cordon})
         if registered:
             agents[name] = view(name, active=active, drain=drain, tasks=tasks)
         if state != "gone":
