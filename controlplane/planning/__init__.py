@@ -8,11 +8,15 @@ A one-way pipeline, driven by `planner.py`; each stage reads what the ones befor
    agents, then launching and new instances as they are opened).
 3. `growth.py`: where each pool may grow, per zone group (headroom, back-offs,
    cooldowns, zone balance); every new instance is opened through it.
-4. `placement/`: each class onto the best rows, new instances on shortfall, and the
-   shortfall packed onto the fewest new instances.
+4. `placement/`: each class onto the best rows (lifetime-aware when durations are
+   known), new instances on shortfall, tasks an agent about to empty will hold left
+   waiting for it (`soon_free.py`), and the shortfall packed onto the fewest new instances.
 5. `floor.py`: pools raised to a scheduled floor.
 6. `idle.py`: the idle buffer: `min_idle` topped up, idle agents above `max_idle` drained.
-7. `bounds.py`: the lower bound the summary reports.
+7. `consolidate.py`: under-used agents whose work fits elsewhere cordoned to empty; when
+   work waits in a pool holding cordoned agents, `planner.py` plans again with them given
+   back.
+8. `bounds.py`: the lower bound the summary reports.
 
 `helpers/` holds what the stages share and none of them is: vector kernels over the
 table's columns, fitness and constraint scoring, the k-best ranking, commits, the packer.
