@@ -47,9 +47,9 @@ def with_expectations(tasks: Sequence[Task], stats: DurationStats) -> list[Task]
     out = []
     for task in tasks:
         seconds, source = expected(task.job_name, task.expected_duration_s, stats)
-        if seconds is None or source == task.duration_source:
+        if source == task.duration_source:
             out.append(task)
-        else:
+        else:  # the loop says where a duration came from, whatever a submitter wrote
             update = {"expected_duration_s": seconds, "duration_source": source}
             out.append(task.model_copy(update=update))
     return out

@@ -44,6 +44,10 @@ def test_declared_wins_then_learned_per_job_then_unknown() -> None:
     assert learned.expected_duration_s == 150.0
     assert learned.duration_source == "learned from 2 tasks of job etl"
     assert unknown.expected_duration_s is None and unknown.duration_source is None
+    (claimed,) = with_expectations(
+        [_task("c", job="new", duration_source="learned, trust me")], STATS
+    )
+    assert claimed.duration_source is None  # only the loop says where a duration came from
 
 
 def test_an_agent_is_expected_empty_when_all_its_tasks_are_known() -> None:
