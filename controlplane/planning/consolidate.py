@@ -14,8 +14,8 @@ work has somewhere to go, and cordoning it cannot push pending work onto a new i
 Never while the pool has work waiting (a shortfall in this plan, or an unplaced task that
 fits one of its instances), never within `scale_down_cooldown_s` of a scale-up or of a plan
 that gave cordoned agents back (the hysteresis that keeps a pool from cordoning what it
-just gave back), and at most `max_cordon_share` of the pool's instances cordoned at once.
-Emptiest agents first.
+just gave back), at most `max_cordon_share` of the pool's instances cordoned at once (and
+`max_drains_per_pass`, or 20, per plan), never below a scheduled floor. Emptiest first.
 """
 
 from __future__ import annotations
@@ -70,8 +70,12 @@ def consolidation_phase(
         if blocked is not None:
             out.holds.append(Hold(pool=pool.name, reason=f"no consolidation: {blocked}"))
             continue
-        room = max(1, int(pool.max_cordon_share * pool_size(g))) - cordoned
-        room = min(room, pool.max_drains_per_pass or MAX_CORDONS_PER_PLAN)
+        size = pool_size(g)
+        room = max(1, int(pool.max_cordon_share * size)) - cordoned
+        per_plan = pool.max_drains_per_pass
+        room = min(room, MAX_CORDONS_PER_PLAN if per_plan is None else per_plan)
+        if pool.floor is not None:  # what a cordon empties leaves: never below the floor
+            room = min(room, size - cordoned - pool.floor.instances)
         if room <= 0:
             continue
         receivers = mine & table.usable[:m] & ~gone

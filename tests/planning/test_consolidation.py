@@ -75,3 +75,13 @@ def test_a_pool_that_does_not_consolidate_plans_as_before() -> None:
     snap = snapshot([pool(zones=ZONES, desired=(3,))], agents=[_busy("A", 2), _busy("B", 9)])
     text = plan_json(plan(snap))
     assert "cordon" not in text
+
+
+def test_drain_caps_and_floors_bound_cordons() -> None:
+    agents = [_busy("A", 2), _busy("B", 9), _busy("C", 10)]
+    assert run([_pool(max_drains_per_pass=0)], agents=agents).cordon == []
+    floored = _pool(floor={"instances": 3, "source": "business hours"})
+    assert run([floored], agents=agents).cordon == []  # emptying one would go below it
+    assert [
+        c.agent for c in run([_pool(floor={"instances": 2, "source": "s"})], agents=agents).cordon
+    ] == ["A"]
