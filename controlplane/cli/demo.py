@@ -43,7 +43,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"{config.hours:g} virtual hours",
         file=sys.stderr,
     )
-    variants: list[Variant | None] = list(config.variants) if args.compare else [None]
+    # --compare: the configured policy itself first, then each variant (before/after in one
+    # run: the default variants include `idle-only`, the policy before consolidation).
+    variants: list[Variant | None] = [None, *config.variants] if args.compare else [None]
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     records: list[Recording] = []

@@ -58,7 +58,7 @@ def test_compare_runs_each_policy_on_the_same_workload(tmp_path: Path) -> None:
     assert main(["demo", "--config", str(config), "--out", str(tmp_path), "--compare"]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     runs = {r["policy"]: r for r in summary["runs"]}
-    assert set(runs) == {"lean", "warm"}
+    assert set(runs) == {"default", "lean", "warm"}  # the configured policy, then each variant
     assert runs["lean"]["tasks_submitted"] == runs["warm"]["tasks_submitted"]
     # Keeping idle instances warm costs more instance-hours than the lean policy.
     assert runs["warm"]["instance_hours"] > runs["lean"]["instance_hours"]
