@@ -112,7 +112,7 @@ class Pool(Strict):
     #: section 22). `consolidate_below`: an agent using less than this share of every
     #: resource is a candidate; at most `max_cordon_share` of the pool is cordoned at once.
     consolidate: bool = False
-    #: Seconds from a launch to a registered agent (measured by the loop, else configured);
+    #: Seconds from a launch to a registered agent (the loop measures it);
     #: None: unknown, and no pending task waits for an agent about to empty.
     boot_s: Seconds | None = None
     consolidate_below: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.5

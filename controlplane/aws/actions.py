@@ -109,18 +109,25 @@ def _set_desired(
     value = group.desired_value(target)
     if group.units is not None:
         detail = f"{detail} [{value} capacity units, heaviest type {group.units.heaviest}]"
+    return _write_desired(caller, autoscaling, kind, group.name, value, detail)
+
+
+def _write_desired(
+    caller: AwsCaller, autoscaling: BotoClient, kind: str, asg: str, value: int, detail: str
+) -> ActionResult:
+    """The one SetDesiredCapacity call (the value as AWS counts it: instances or units)."""
     try:
         reply = caller.write(
             autoscaling,
             "SetDesiredCapacity",
             idempotent=True,
-            AutoScalingGroupName=group.name,
+            AutoScalingGroupName=asg,
             DesiredCapacity=value,
             HonorCooldown=False,
         )
     except AwsError as error:
-        return ActionResult(kind, group.name, "failed", str(error))
-    return ActionResult(kind, group.name, "dry_run" if reply is None else "done", detail)
+        return ActionResult(kind, asg, "failed", str(error))
+    return ActionResult(kind, asg, "dry_run" if reply is None else "done", detail)
 
 
 def apply_scale_ups(
@@ -215,19 +222,7 @@ def _settle_units(
     gone = [i for i in group.instances if i.instance_id in done]
     value = max(group.units.min, group.units.desired - sum(i.weight or 0 for i in gone))
     detail = f"{len(gone)} instances terminated: desired {value} capacity units"
-    try:
-        reply = caller.write(
-            autoscaling,
-            "SetDesiredCapacity",
-            idempotent=True,
-            AutoScalingGroupName=group.name,
-            DesiredCapacity=value,
-            HonorCooldown=False,
-        )
-    except AwsError as error:
-        return [ActionResult("restate_units", group.name, "failed", str(error))]
-    outcome: ActionOutcome = "dry_run" if reply is None else "done"
-    return [ActionResult("restate_units", group.name, outcome, detail)]
+    return [_write_desired(caller, autoscaling, "restate_units", group.name, value, detail)]
 
 
 def _terminate_one(

@@ -9,9 +9,10 @@ from `drain_decisions`/`registration`; this module only carries them out and rec
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from controlplane.aws.actions import ActionResult
 from controlplane.aws.capacity import CapacityLedger
@@ -24,6 +25,8 @@ from controlplane.model import Cordon, Plan, PoolHistory, ScaleDown
 from controlplane.state import DrainIntent, Lease, StateChanges, StateStore
 
 log = logging.getLogger(__name__)
+#: A drain the plan starts: an idle agent's scale-down or a busy agent's cordon.
+D = TypeVar("D", ScaleDown, Cordon)
 
 
 @dataclass
@@ -81,13 +84,7 @@ class PassActs:
         halted = seen.registrations.halted
         for pool, why in sorted(halted.items()):
             log.warning("pool %s: scale-down halted: %s", pool, why)
-        scale_down: list[ScaleDown] = []
-        for d in self.plan.scale_down:
-            if d.pool in halted:
-                why = f"agent {d.agent}: {halted[d.pool]}"
-                self.results.append(ActionResult.skipped("drain", d.asg, "halted", why))
-            else:
-                scale_down.append(d)
+        scale_down = self._not_halted(self.plan.scale_down, halted, "agent")
         acts = DrainActs(
             self.writer, self.mesos, token=self.lease.token, dry_run=self.dry_run, guard=self.guard
         )
@@ -107,7 +104,8 @@ class PassActs:
         acts.uncordon(given, back)
         for pool in sorted({i.pool for i in given}):
             self._stamp(pool, key="last_uncordon")
-        fresh = acts.start([*scale_down, *self._cordons(halted)], seen.state.intents, seen.now)
+        cordons = self._not_halted(self.plan.cordon, halted, "cordon of agent")
+        fresh = acts.start([*scale_down, *cordons], seen.state.intents, seen.now)
         if fresh and not self.dry_run:
             for pool in sorted({i.pool for i in fresh if not i.cordon}):
                 self._stamp(pool, up=False)
@@ -163,15 +161,15 @@ class PassActs:
         )
         self.seen = replace(self.seen, state=state)
 
-    def _cordons(self, halted: dict[str, str]) -> list[Cordon]:
-        """The plan's cordons, but none in a pool whose scale-down is halted."""
+    def _not_halted(self, actions: Sequence[D], halted: dict[str, str], what: str) -> list[D]:
+        """The plan's drains (or cordons), but none in a pool whose scale-down is halted."""
         out = []
-        for c in self.plan.cordon:
-            if c.pool in halted:
-                why = f"cordon of agent {c.agent}: {halted[c.pool]}"
-                self.results.append(ActionResult.skipped("drain", c.asg, "halted", why))
+        for a in actions:
+            if a.pool in halted:
+                why = f"{what} {a.agent}: {halted[a.pool]}"
+                self.results.append(ActionResult.skipped("drain", a.asg, "halted", why))
             else:
-                out.append(c)
+                out.append(a)
         return out
 
     def _stamp(self, pool: str, *, up: bool = False, key: str | None = None) -> None:

@@ -88,6 +88,8 @@ def _in_own_pools(agents: Sequence[Agent], pools: Sequence[Pool]) -> list[Agent]
     owner: dict[tuple[str, str | None], str] = {
         (p.family, g.asg): p.name for p in pools if p.family is not None for g in p.groups
     }
+    if not owner:
+        return list(agents)
     return [
         a.model_copy(update={"pool": owner[(a.pool, a.asg)]}) if (a.pool, a.asg) in owner else a
         for a in agents

@@ -79,7 +79,7 @@ def with_empty_times(agents: Sequence[Agent], empty: Mapping[str, datetime]) -> 
 
 
 def with_boot_times(pools: Sequence[Pool], stats: DurationStats) -> list[Pool]:
-    """Pools with their measured boot time (over a configured one)."""
+    """Pools with their measured boot time (a pool not measured yet keeps its own)."""
     return [
         p.model_copy(update={"boot_s": stats.boot[p.name].mean_s}) if p.name in stats.boot else p
         for p in pools

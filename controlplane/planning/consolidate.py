@@ -50,7 +50,7 @@ def consolidation_phase(
     `draining`: agents this plan drains (never a receiver of anyone's work)."""
     out = ConsolidationOutcome()
     m = len(table.agents)
-    if m == 0:
+    if m == 0 or not any(g.pool.consolidate for g in growth):
         return out
     used = table.total[:m] - table.free[:m]
     total = table.total[:m]

@@ -125,6 +125,15 @@ def test_instance_type_reply_without_memory() -> None:
         ({"controlplane:max_idle": "1.5"}, "tag controlplane:max_idle='1.5' is not a whole number"),
         ({"controlplane:idle_grace_s": "-1"}, "tag controlplane:idle_grace_s='-1' is invalid"),
         ({"controlplane:fitness": "random"}, "tag controlplane:fitness='random' is invalid"),
+        ({"controlplane:consolidate": "maybe"}, "tag controlplane:consolidate='maybe' is not true"),
+        (
+            {"controlplane:consolidate_below": "1.5"},
+            "tag controlplane:consolidate_below='1.5' is invalid",
+        ),
+        (
+            {"controlplane:max_cordon_share": "0"},
+            "tag controlplane:max_cordon_share='0' is invalid",
+        ),
     ],
 )
 def test_bad_rule_tags_name_the_tag(tags: dict[str, str], message: str) -> None:

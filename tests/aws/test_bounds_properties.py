@@ -42,8 +42,12 @@ class RecordingAutoScaling:
     ) -> dict[str, Any]:
         assert ShouldDecrementDesiredCapacity
         self.terminated.append(InstanceId)
-        self.desired -= 1
+        self.desired -= self.weight(InstanceId)
         return {}
+
+    def weight(self, _instance_id: str) -> int:
+        """What terminating it takes off desired (1 in a group counted in instances)."""
+        return 1
 
     def set_instance_protection(self, **_kw: Any) -> dict[str, Any]:
         return {}

@@ -3,7 +3,6 @@ can deliver, and what it sends stays within the group's MinSize and MaxSize (in 
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import given, settings
@@ -16,7 +15,7 @@ from controlplane.aws.observation import AwsObservation
 from controlplane.aws.replies import ObservedGroup, parse_group
 from controlplane.aws.weights import GroupUnits
 from controlplane.model import ScaleDown, ScaleUp
-from tests.aws.test_bounds_properties import NOW
+from tests.aws.test_bounds_properties import NOW, RecordingAutoScaling
 
 TYPES = ("m5.large", "m5.xlarge", "m5.2xlarge", "m5.4xlarge")
 
@@ -100,33 +99,19 @@ def test_instance_counts_never_promise_more_than_aws_brings(
     assert desired - (want - lo) * heaviest >= low
 
 
-class UnitsAutoScaling:
+class UnitsAutoScaling(RecordingAutoScaling):
     """Applies desired and terminate calls in units, as AWS does for a weighted group."""
 
     def __init__(self, group: ObservedGroup, raw: dict[str, Any]) -> None:
-        self.meta = SimpleNamespace(service_model=SimpleNamespace(service_name="autoscaling"))
-        self.desired = raw["DesiredCapacity"]
-        self.sent: list[int] = []
+        super().__init__(raw["DesiredCapacity"])
         assert group.units is not None
         self._weight = {
             i.instance_id: i.weight or _override(raw, i.instance_type) or group.units.heaviest
             for i in group.instances
         }
 
-    def set_desired_capacity(self, *, DesiredCapacity: int, **_kw: Any) -> dict[str, Any]:  # noqa: N803
-        self.desired = DesiredCapacity
-        self.sent.append(DesiredCapacity)
-        return {}
-
-    def terminate_instance_in_auto_scaling_group(
-        self,
-        *,
-        InstanceId: str,  # noqa: N803
-        ShouldDecrementDesiredCapacity: bool,  # noqa: N803
-    ) -> dict[str, Any]:
-        assert ShouldDecrementDesiredCapacity
-        self.desired -= self._weight[InstanceId]
-        return {}
+    def weight(self, instance_id: str) -> int:
+        return self._weight[instance_id]
 
 
 def _override(raw: dict[str, Any], itype: str | None) -> int | None:

@@ -137,14 +137,19 @@ class Loop:
 
 
 def world_spec(max_size: int = 10, min_size: int = 0, desired: int = 0) -> WorldSpec:
+    return spec_of(
+        PoolSpec(
+            name="batch", instance_type="m5.xlarge", min=min_size, max=max_size, desired=desired
+        )
+    )
+
+
+def spec_of(*pools: PoolSpec) -> WorldSpec:
+    """The tests' world (three zones, the test rules, 20 s boots) with these pools."""
     return WorldSpec(
         cluster=CLUSTER,
         zones=ZONES,
-        pools=(
-            PoolSpec(
-                name="batch", instance_type="m5.xlarge", min=min_size, max=max_size, desired=desired
-            ),
-        ),
+        pools=pools,
         settings=AdapterSettings(cluster=CLUSTER, default_rules=RULES),
         boot_delay_s=20,
         gone_delay_s=0,

@@ -7,25 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from controlplane.aws.pool_rules import AdapterSettings
 from controlplane.model import Task
 from controlplane.sim.clock import VirtualClock
-from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
-from tests.control.conftest import CLUSTER, RULES, ZONES, ListDemand, Loop
+from controlplane.sim.world import PoolSpec, SimWorld
+from tests.control.conftest import ListDemand, Loop, spec_of
 
 
 @pytest.fixture
 def gpu_world(clock: VirtualClock) -> Iterator[SimWorld]:
-    spec = WorldSpec(
-        cluster=CLUSTER,
-        zones=ZONES,
-        pools=(
-            PoolSpec(name="general", instance_type="m5.xlarge", max=10),
-            PoolSpec(name="gpu", instance_type="g4dn.xlarge", max=4),
-        ),
-        settings=AdapterSettings(cluster=CLUSTER, default_rules=RULES),
-        boot_delay_s=20,
-        gone_delay_s=0,
+    spec = spec_of(
+        PoolSpec(name="general", instance_type="m5.xlarge", max=10),
+        PoolSpec(name="gpu", instance_type="g4dn.xlarge", max=4),
     )
     with SimWorld(spec, clock=clock) as w:
         yield w

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from controlplane.aws.pool_rules import AdapterSettings
 from controlplane.sim.clock import VirtualClock
-from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
-from tests.control.conftest import CLUSTER, RULES, ZONES, ListDemand, Loop, tasks
+from controlplane.sim.world import PoolSpec, SimWorld
+from tests.control.conftest import ListDemand, Loop, spec_of, tasks
 
 
 @pytest.fixture
@@ -23,14 +22,7 @@ def mixed_world(clock: VirtualClock) -> Iterator[SimWorld]:
         max=20,
         overrides=(("m5.2xlarge", 2), ("m5.xlarge", 1)),
     )
-    spec = WorldSpec(
-        cluster=CLUSTER,
-        zones=ZONES,
-        pools=(pool,),
-        settings=AdapterSettings(cluster=CLUSTER, default_rules=RULES),
-        boot_delay_s=20,
-        gone_delay_s=0,
-    )
+    spec = spec_of(pool)
     with SimWorld(spec, clock=clock) as w:
         yield w
 
@@ -82,14 +74,7 @@ def family_world(clock: VirtualClock) -> Iterator[SimWorld]:
         max=10,
         tags={"controlplane:hourly_price": "0.768"},
     )
-    spec = WorldSpec(
-        cluster=CLUSTER,
-        zones=ZONES,
-        pools=(small, large),
-        settings=AdapterSettings(cluster=CLUSTER, default_rules=RULES),
-        boot_delay_s=20,
-        gone_delay_s=0,
-    )
+    spec = spec_of(small, large)
     with SimWorld(spec, clock=clock) as w:
         yield w
 

@@ -32,6 +32,8 @@ GOOD = {"id": "a", "job": "j", "resources": {"cpus": 1, "mem": 64}, "labels": {"
         ({"task": [GOOD]}, "task: unknown field"),
         ({"tasks": [{**GOOD, "resources": {"cpus": "1"}}]}, "tasks[0].resources.cpus"),
         ({"tasks": [{**GOOD, "labels": {"duration_s": 5}}]}, "tasks[0].labels.duration_s"),
+        ({"tasks": [{**GOOD, "expected_duration_s": 0}]}, "tasks[0].expected_duration_s"),
+        ({"tasks": [{**GOOD, "expected_duration_s": 1e12}]}, "tasks[0].expected_duration_s"),
         ("nope", "expected a list of tasks"),
     ],
 )
