@@ -117,6 +117,11 @@ class Pool(Strict):
     boot_s: Seconds | None = None
     consolidate_below: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.5
     max_cordon_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.25
+    #: Relocation (the loop, not the plan): a cordoned agent still busy this long after its
+    #: cordon has its restartable tasks killed and run again on the rest of the pool, at
+    #: most `max_relocations_per_hour` tasks of the pool an hour. None: never.
+    relocate_after_s: Seconds | None = None
+    max_relocations_per_hour: Count = 0
 
     def named(self, name: str) -> bool:
         """A task naming `name` may use this pool: its own name, or its family's."""
@@ -142,6 +147,13 @@ class Pool(Strict):
         return self
 
 
+class Release(Strict):
+    """Running work expected to end: what it gives back, and when."""
+
+    at: UtcTime
+    resources: Resources
+
+
 class Agent(Strict):
     """A registered Mesos agent and what it runs."""
 
@@ -164,6 +176,9 @@ class Agent(Strict):
     cordoned: bool = False
     #: When its running tasks are all expected to have ended (None: unknown).
     expected_empty_at: UtcTime | None = None
+    #: Running tasks expected to end soon, soonest first: a task waits for their room
+    #: instead of a new instance when it frees before one could boot.
+    expected_releases: list[Release] = Field(default_factory=list, max_length=10_000)
 
     @model_validator(mode="after")
     def _consistent(self) -> Agent:
@@ -180,6 +195,16 @@ class Agent(Strict):
                 f"agent {self.id}: hostname {host!r} is reserved (a name starting with '(' "
                 "stands for an instance not registered yet)"
             )
+        released: dict[str, float] = {}
+        for release in self.expected_releases:
+            for name, amount in release.resources.items():
+                released[name] = released.get(name, 0.0) + amount
+        for name, amount in released.items():
+            if amount > self.used.get(name, 0.0) * (1 + 1e-9) + 1e-9:
+                raise ValueError(
+                    f"agent {self.id}: expected_releases give back {name} {num(amount)}, "
+                    f"more than the {num(self.used.get(name, 0.0))} it uses"
+                )
         in_jobs = sum(self.jobs.values())
         if self.tasks is not None and self.tasks < in_jobs:
             raise ValueError(f"agent {self.id}: tasks {self.tasks} is less than the sum of jobs")
@@ -247,6 +272,8 @@ class PoolHistory(Strict):
     last_scale_down: UtcTime | None = None
     #: The last time a plan gave cordoned agents back: no new cordon for a cooldown after.
     last_uncordon: UtcTime | None = None
+    #: When the loop relocated each of the pool's tasks in the last hour (its budget).
+    relocations: list[UtcTime] = Field(default_factory=list, max_length=100_000)
 
 
 class Snapshot(Strict):

@@ -7,6 +7,8 @@ time, each pool's boot time. Pure: the pass gives what it read and the learned f
   (`duration_source`); with neither, it stays unknown and nothing waits on it.
 - An agent is expected empty at the latest expected end (start + expected duration) of its
   live tasks; unknown as soon as one of them has no start time or no expected duration.
+  Each task expected to end within the longest boot time is also listed with what it gives
+  back (`expected_releases`): room that frees before a new instance could serve.
 - A pool boots in the mean time its instances took from first sighting without an agent
   to a registered agent (measured between passes, so up to one interval short).
 """
@@ -15,11 +17,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from controlplane.aws.replies import ObservedGroup
 from controlplane.mesos.replies import AgentView
-from controlplane.model import Agent, Pool, Task
+from controlplane.model import Agent, Pool, Release, Task
 from controlplane.state.durations import DurationStats
 from controlplane.state.records import InstanceMemory
 
@@ -55,27 +58,78 @@ def with_expectations(tasks: Sequence[Task], stats: DurationStats) -> list[Task]
     return out
 
 
-def empty_times(views: Sequence[AgentView], stats: DurationStats) -> dict[str, datetime]:
-    """Agent id -> when its live tasks are all expected to have ended (known ones only)."""
-    out: dict[str, datetime] = {}
+@dataclass(frozen=True)
+class Ends:
+    """When an agent's running work is expected to end: all of it, and what ends soon."""
+
+    empty_at: datetime | None
+    releases: list[Release]
+
+
+def expected_ends(
+    views: Sequence[AgentView], stats: DurationStats, now_s: float, horizon_s: float | None
+) -> dict[str, Ends]:
+    """Agent id -> its expected ends: empty when its live tasks are all expected to have
+    ended (known ones only), and each task's release due within `horizon_s` (the longest
+    boot time: no later release can hold a task sooner than a new instance)."""
+    out: dict[str, Ends] = {}
     for view in views:
-        ends = []
+        ends: list[float] = []
+        releases: list[tuple[float, dict[str, float]]] = []
+        known = True
         for task in view.tasks:
             seconds, _ = expected(task.labels.get(JOB_LABEL), _seconds(task.labels), stats)
             if task.started_at is None or seconds is None:
-                break
-            ends.append(task.started_at + seconds)
-        else:
-            if ends:
-                out[view.id] = datetime.fromtimestamp(max(ends), UTC)
+                known = False
+                continue
+            end = task.started_at + seconds
+            ends.append(end)
+            if horizon_s is not None and now_s <= end < now_s + horizon_s:
+                releases.append((end, task.resources))
+        empty_at = datetime.fromtimestamp(max(ends), UTC) if known and ends else None
+        if empty_at is not None or releases:
+            out[view.id] = Ends(empty_at, _within(view.used, sorted(releases, key=_first)))
     return out
 
 
-def with_empty_times(agents: Sequence[Agent], empty: Mapping[str, datetime]) -> list[Agent]:
-    return [
-        a.model_copy(update={"expected_empty_at": empty[a.id]}) if a.id in empty else a
-        for a in agents
-    ]
+def _first(item: tuple[float, dict[str, float]]) -> float:
+    return item[0]
+
+
+def _within(
+    used: Mapping[str, float], releases: Sequence[tuple[float, dict[str, float]]]
+) -> list[Release]:
+    """Releases as the snapshot states them: together never more than the agent uses."""
+    left = dict(used)
+    out = []
+    for at, resources in releases:
+        given = {}
+        for name, amount in resources.items():
+            take = min(amount, left.get(name, 0.0))
+            if take > 0 and math.isfinite(take):
+                given[name] = take
+                left[name] -= take
+        if given:
+            out.append(Release(at=datetime.fromtimestamp(at, UTC), resources=given))
+    return out
+
+
+def with_expected_ends(agents: Sequence[Agent], ends: Mapping[str, Ends]) -> list[Agent]:
+    out = []
+    for agent in agents:
+        mine = ends.get(agent.id)
+        if mine is None:
+            out.append(agent)
+        else:
+            update = {"expected_empty_at": mine.empty_at, "expected_releases": mine.releases}
+            out.append(agent.model_copy(update=update))
+    return out
+
+
+def boot_horizon(pools: Sequence[Pool]) -> float | None:
+    """The longest known boot time of the pools (None when none is known)."""
+    known = [p.boot_s for p in pools if p.boot_s is not None]
+    return max(known) if known else None
 
 
 def with_boot_times(pools: Sequence[Pool], stats: DurationStats) -> list[Pool]:

@@ -28,15 +28,17 @@ from controlplane.aws.replies import ObservedGroup
 from controlplane.control.acting import PassActs
 from controlplane.control.assemble import assemble
 from controlplane.control.expectations import (
+    boot_horizon,
     boot_samples,
-    empty_times,
+    expected_ends,
     with_boot_times,
-    with_empty_times,
     with_expectations,
+    with_expected_ends,
 )
 from controlplane.control.observed import Observed
 from controlplane.control.pass_files import PassRecorder
 from controlplane.control.registration import review_registrations
+from controlplane.control.relocating import Relocator
 from controlplane.demand import DemandSource
 from controlplane.mesos.observe import observe_agents
 from controlplane.mesos.replies import AgentView
@@ -187,7 +189,8 @@ class Reconciler:
         pools = with_boot_times(
             _without_expired(aws.pools, registrations.expired, ledger, now), durations
         )
-        agents = with_empty_times(mesos.agents, empty_times(views, durations))
+        ends = expected_ends(views, durations, now.timestamp(), boot_horizon(pools))
+        agents = with_expected_ends(mesos.agents, ends)
         pending = with_expectations(pending, durations)
         assembly = _staged(
             "snapshot",
@@ -225,6 +228,10 @@ class Reconciler:
         the framework's own queue (it sees their status updates)."""
         take = getattr(self.demand, "take_finished", None)
         return list(take()) if callable(take) else []
+
+    def _relocator(self) -> Relocator | None:
+        """The framework's own queue relocates tasks; another demand source cannot."""
+        return self.demand if isinstance(self.demand, Relocator) else None
 
     # ---- one pass -----------------------------------------------------------------------
 
@@ -325,6 +332,7 @@ class Reconciler:
         acts.fleet()
         acts.record_fleet()
         drains, fresh = acts.drains()
+        acts.relocate(self._relocator())
         acts.held(drains)
         remaining = acts.record_rest(drains, fresh)
         if self.recorder is not None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from controlplane.aws.replies import ObservedGroup, ObservedInstance
 from controlplane.control.expectations import (
     boot_samples,
-    empty_times,
+    expected_ends,
     with_boot_times,
     with_expectations,
 )
@@ -50,17 +50,55 @@ def test_declared_wins_then_learned_per_job_then_unknown() -> None:
     assert claimed.duration_source is None  # only the loop says where a duration came from
 
 
+def _empty(views: list[AgentView]) -> dict[str, datetime | None]:
+    return {a: e.empty_at for a, e in expected_ends(views, STATS, NOW.timestamp(), None).items()}
+
+
 def test_an_agent_is_expected_empty_when_all_its_tasks_are_known() -> None:
     t0 = NOW.timestamp()
     known = _view(_live(t0, job="etl"), _live(t0 + 10, expected_duration_s="500"))
-    assert empty_times([known], STATS) == {"a1": datetime.fromtimestamp(t0 + 510, UTC)}
+    assert _empty([known]) == {"a1": datetime.fromtimestamp(t0 + 510, UTC)}
     for unknown in (
         _live(None, job="etl"),
         _live(t0, job="new"),
         _live(t0, expected_duration_s="x"),
     ):
-        assert empty_times([_view(_live(t0, job="etl"), unknown)], STATS) == {}
-    assert empty_times([_view()], STATS) == {}  # idle: nothing to wait for
+        assert _empty([_view(_live(t0, job="etl"), unknown)]) == {}
+    assert _empty([_view()]) == {}  # idle: nothing to wait for
+
+
+ETL = {"job": "etl"}
+
+
+def test_tasks_ending_within_the_boot_horizon_are_listed_as_releases() -> None:
+    t0 = NOW.timestamp()
+    view = AgentView(
+        "a1",
+        "h",
+        {},
+        {"cpus": 4},
+        {"cpus": 2.5},
+        {},
+        True,
+        None,
+        (
+            _live(t0 - 100, job="etl"),  # ends at t0 + 50: within 120 s
+            _live(t0 - 100, expected_duration_s="900"),  # ends at t0 + 800: beyond
+            _live(t0 - 300, job="etl"),  # overdue: not waited for again
+            _live(None, job="etl"),  # never started: unknown, so never empty
+            # ends at t0 + 100, but claims more than the agent uses: clamped to what is left
+            TaskView(
+                "big", "big", "fw", "a1", "TASK_RUNNING", {"cpus": 9}, {"job": "etl"}, t0 - 50
+            ),
+        ),
+    )
+    ends = expected_ends([view], STATS, t0, 120.0)["a1"]
+    assert ends.empty_at is None
+    assert [(r.at.timestamp() - t0, r.resources) for r in ends.releases] == [
+        (50.0, {"cpus": 1}),
+        (100.0, {"cpus": 1.5}),  # never more than the agent uses (the snapshot's own rule)
+    ]
+    assert "a1" not in expected_ends([view], STATS, t0, None)  # no boot time known: none
 
 
 def test_boot_times_are_measured_from_first_sighting_to_registration() -> None:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from controlplane.formats.plan_text import plan_json
-from controlplane.model import Snapshot
+from controlplane.model import Release, Snapshot
 from controlplane.planning import plan
 from tests.support.builders import agent, ago, pool, run, targets, task
 from tests.support.contract_replay import PROPERTY, VARIED
@@ -51,11 +51,17 @@ def test_without_durations_the_fullest_first_rule_alone_decides() -> None:
 def test_duration_fields_change_nothing_until_tasks_carry_durations(
     snapshot: Snapshot, empty_in_s: float, boot_s: float
 ) -> None:
-    """Agents' expected ends alone, or pools' boot times alone, leave the plan as it was:
-    only a task's expected duration (with them) changes a decision."""
+    """Agents' expected ends and releases alone, or pools' boot times alone, leave the plan
+    as it was: only a task's expected duration (with them) changes a decision."""
     before = plan_json(plan(snapshot))
+    at = snapshot.now + timedelta(seconds=empty_in_s)
     ends = [
-        a.model_copy(update={"expected_empty_at": snapshot.now + timedelta(seconds=empty_in_s)})
+        a.model_copy(
+            update={
+                "expected_empty_at": at,
+                "expected_releases": [Release(at=at, resources=dict(a.used))] if a.used else [],
+            }
+        )
         for a in snapshot.agents
     ]
     assert plan_json(plan(snapshot.model_copy(update={"agents": ends}))) == before

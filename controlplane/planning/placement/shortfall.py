@@ -1,5 +1,6 @@
 """Route 4: unconstrained tasks no existing row holds are packed onto the fewest new
-instances, pool by pool (`helpers/packing.py`), the bins opened fullest first."""
+instances, pool by pool (`helpers/packing.py`), per lifetime class where that is cheaper
+(`helpers/lifetimes.py`), the bins opened fullest first."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from controlplane.model import Task
-from controlplane.planning.helpers.packing import pack
+from controlplane.planning.helpers.lifetimes import pack_by_lifetime
 from controlplane.planning.placement.soon_free import SoonFree
 from controlplane.planning.tasks import TaskClass
 
@@ -58,12 +59,10 @@ def _pack_pool(p: Placer, pi: int, items: list[tuple[TaskClass, Task]]) -> None:
     cap = p.capacity(pi)
     scale = np.where(cap > 0, cap, 1.0)
     sizes = np.minimum(np.stack([cls.demand for cls, _ in items]) / scale, 1.0)
-    result = pack(sizes)
-    members: list[list[int]] = [[] for _ in range(result.count)]
-    for i, b in enumerate(result.bin_of.tolist()):
-        members[b].append(i)
+    bins = pack_by_lifetime(sizes, [cls.expected_s for cls, _ in items], p.table.pools[pi].boot_s)
+    members, count = bins.members, len(bins.members)
     growth = p.growth[pi]
-    zones = growth.zone_sequence(result.count)
+    zones = growth.zone_sequence(count)
     rows = p.open_rows(pi, zones)
     left: dict[int, tuple[TaskClass, list[Task]]] = {}
     whys: list[str] = []
@@ -74,8 +73,8 @@ def _pack_pool(p: Placer, pi: int, items: list[tuple[TaskClass, Task]]) -> None:
                 left.setdefault(id(cls), (cls, []))[1].append(task)
             continue
         why = (
-            f"shortfall packing: bin {b + 1} of {result.count} ({result.method}; "
-            f"lower bound {result.lower_bound})"
+            f"shortfall packing: bin {b + 1} of {count} ({bins.method}; "
+            f"lower bound {bins.lower_bound})"
         )
         whys.append(why)
     p.commits.commit_packed(items, members[: len(rows)], rows, whys)

@@ -1,14 +1,16 @@
-"""Duration-aware scale-up: a task waits for an agent about to empty instead of buying one.
+"""Duration-aware scale-up: a task waits for room about to free instead of buying it.
 
-An instance opened now serves after its pool's `boot_s`. An agent whose running tasks are
-all expected to have ended before then (`expected_empty_at`, not yet overdue) holds the
-task sooner and for nothing, so the task is left unplaced with where and when it fits,
-and no instance is opened for it. Each such agent's room once empty (its total, less what
-this plan places on it) is counted down as tasks are assigned to it, soonest agent first.
+An instance opened now serves after its pool's `boot_s`. Room an existing agent will have
+before then holds the task sooner and for nothing, so the task is left unplaced with where
+and when it fits, and no instance is opened for it. Room frees as running tasks end: each
+of an agent's `expected_releases` (and, whole, its `expected_empty_at`) due within the
+pool's boot time is a point in time at which the agent holds its free room plus what has
+ended by then. A task takes the soonest point whose room, from then on, holds it; what it
+takes is counted down at that point and every later one.
 
-Only unconstrained tasks that no row holds now come here (the shortfall route); an agent
-whose estimate has passed is not waited for again, so a wrong estimate costs at most one
-boot time of waiting.
+Only unconstrained tasks that no row holds now come here (the shortfall route); a release
+whose time has passed is not waited for again, so a wrong estimate costs at most one boot
+time of waiting.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from controlplane.model import Hold, Task, Unplaced
+from controlplane.model import Agent, Hold, Task, Unplaced
 from controlplane.numbers import num
 from controlplane.planning.table import EPS, CandidateTable, FloatArray, vector
 from controlplane.planning.tasks import TaskClass
@@ -25,13 +27,18 @@ from controlplane.planning.tasks import TaskClass
 
 @dataclass
 class SoonFree:
-    """Agents that will be empty before a new instance of their pool could serve."""
+    """Room that frees on existing agents before a new instance of their pool could serve."""
 
     table: CandidateTable
     now_s: float
-    #: row -> seconds until empty; row -> room once empty.
-    wait_s: dict[int, float] = field(default_factory=dict)
-    room: dict[int, FloatArray] = field(default_factory=dict)
+    #: Per point (flat, grouped by row, soonest first within a row): its row, seconds
+    #: until it, the row's room from then on, and the row's span of points.
+    rows: list[int] = field(default_factory=list)
+    wait_s: list[float] = field(default_factory=list)
+    span: list[tuple[int, int]] = field(default_factory=list)
+    room: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    usable: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    slack: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
     #: pool name -> (tasks held, the first one's story).
     held: dict[str, tuple[int, str]] = field(default_factory=dict)
 
@@ -39,53 +46,82 @@ class SoonFree:
         t = self.table
         if all(p.boot_s is None for p in t.pools):
             return  # nothing to wait for: no pool knows its boot time
+        rooms: list[FloatArray] = []
         for row, agent in enumerate(t.agents):
-            pool = t.pools[int(t.pool_idx[row])]
-            if agent.expected_empty_at is None or pool.boot_s is None or not t.usable[row]:
+            boot_s = t.pools[int(t.pool_idx[row])].boot_s
+            if boot_s is None or not t.usable[row]:
                 continue
+            points = self._points(agent, boot_s)
+            if not points:
+                continue
+            start = len(self.rows)
+            for wait, released in points:
+                self.rows.append(row)
+                self.wait_s.append(wait)
+                rooms.append(t.free[row] + released)
+            self.span.extend([(start, len(self.rows))] * len(points))
+        if rooms:
+            self.room = np.stack(rooms)
+            self.slack = EPS * np.maximum(t.total[np.asarray(self.rows)], 1.0)
+            self.usable = self.room.copy()
+            for start, end in set(self.span):
+                self._refresh(start, end)
+
+    def _points(self, agent: Agent, boot_s: float) -> list[tuple[float, FloatArray]]:
+        """(seconds from now, room given back by then) at each release due before boot."""
+        dims = self.table.dims
+        points: list[tuple[float, FloatArray]] = []
+        released = np.zeros(len(dims))
+        for release in sorted(agent.expected_releases, key=lambda r: r.at):
+            released = released + vector(dims, release.resources)
+            wait = release.at.timestamp() - self.now_s
+            if 0 <= wait < boot_s:
+                points.append((wait, released))
+        if agent.expected_empty_at is not None:
             wait = agent.expected_empty_at.timestamp() - self.now_s
-            if 0 <= wait < pool.boot_s:
-                self.wait_s[row] = wait
-                self.room[row] = t.free[row] + vector(t.dims, agent.used)
+            if 0 <= wait < boot_s and (not points or wait >= points[-1][0]):
+                points.append((wait, vector(dims, agent.used)))
+        return points
+
+    def _refresh(self, start: int, end: int) -> None:
+        """A point's usable room is the least room it or any later point of its row has."""
+        self.usable[start:end] = np.minimum.accumulate(self.room[start:end][::-1], axis=0)[::-1]
 
     def absorb(
         self, cls: TaskClass, tasks: list[Task], pools: list[int], out: list[Unplaced]
     ) -> list[Task]:
         """Tasks of the class left needing a new instance; the others wait (in `out`)."""
-        if not self.wait_s or not tasks:
+        if not self.rows or not tasks:
             return tasks
-        rows = sorted(
-            (r for r in self.wait_s if int(self.table.pool_idx[r]) in pools),
-            key=lambda r: (self.wait_s[r], r),
-        )
-        left: list[Task] = []
-        for task in tasks:
-            row = next((r for r in rows if _fits(self.room[r], cls.demand, self.table, r)), None)
-            if row is None:
-                left.append(task)
-                continue
-            self.room[row] = self.room[row] - cls.demand
-            pool = self.table.pools[int(self.table.pool_idx[row])]
+        t = self.table
+        mine = np.isin(t.pool_idx[np.asarray(self.rows)], pools)
+        order = np.argsort(np.where(mine, np.asarray(self.wait_s), np.inf), kind="stable")
+        order = order[mine[order]]
+        for i, task in enumerate(tasks):
+            fits = np.all(self.usable[order] + self.slack[order] >= cls.demand, axis=1)
+            if not fits.any():
+                return tasks[i:]  # room only shrinks: no later task of the class fits
+            point = int(order[int(np.argmax(fits))])
+            start, end = self.span[point]
+            self.room[point:end] -= cls.demand
+            self._refresh(start, end)
+            row = self.rows[point]
+            pool = t.pools[int(t.pool_idx[row])]
             story = (
-                f"fits on {self.table.agents[row].id} in ~{num(round(self.wait_s[row]))}s, "
+                f"fits on {t.agents[row].id} in ~{num(round(self.wait_s[point]))}s, "
                 f"a new {pool.instance_type} boots in ~{num(round(pool.boot_s or 0))}s"
             )
             out.append(Unplaced(task=task.id, reason=f"waits: {story}"))
             count, first = self.held.get(pool.name, (0, story))
             self.held[pool.name] = (count + 1, first)
-        return left
+        return []
 
     def holds(self) -> list[Hold]:
         return [
             Hold(
                 pool=pool,
-                reason=f"{count} task{'s wait' if count != 1 else ' waits'} for agents about "
-                f"to empty instead of new instances ({first})",
+                reason=f"{count} task{'s wait' if count != 1 else ' waits'} for room freeing on "
+                f"agents instead of new instances ({first})",
             )
             for pool, (count, first) in sorted(self.held.items())
         ]
-
-
-def _fits(room: FloatArray, demand: FloatArray, table: CandidateTable, row: int) -> bool:
-    slack = EPS * np.maximum(table.total[row], 1.0)
-    return bool(np.all(room + slack >= demand))
