@@ -173,6 +173,8 @@ class AwsObserver:
                 consolidate=rule.consolidate,
                 consolidate_below=rule.consolidate_below,
                 max_cordon_share=rule.max_cordon_share,
+                relocate_after_s=rule.relocate_after_s,
+                max_relocations_per_hour=rule.max_relocations_per_hour,
                 attributes=attributes,
                 groups=[
                     Group(

@@ -14,6 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from controlplane.aws.errors import BadAwsReplyError
+from controlplane.fields import MAX_SECONDS
 from controlplane.model import Fitness
 
 #: Discovery tags: every managed group carries both.
@@ -61,6 +62,11 @@ class PoolRules(BaseModel):
     consolidate: bool = True
     consolidate_below: float = Field(default=0.5, gt=0, le=1, allow_inf_nan=False)
     max_cordon_share: float = Field(default=0.25, gt=0, le=1, allow_inf_nan=False)
+    #: Relocation: a cordoned agent still busy this long after its cordon has its
+    #: restartable tasks killed and run again on the rest of the pool, at most
+    #: `max_relocations_per_hour` tasks an hour (docs/decisions.md section 24). None: never.
+    relocate_after_s: float | None = Field(default=None, ge=0, le=MAX_SECONDS, allow_inf_nan=False)
+    max_relocations_per_hour: int = Field(default=10, ge=0, le=100_000)
 
 
 #: Rule name -> tag that overrides it on a group.
@@ -81,6 +87,8 @@ RULE_TAGS: dict[str, str] = {
         "consolidate",
         "consolidate_below",
         "max_cordon_share",
+        "relocate_after_s",
+        "max_relocations_per_hour",
     )
 }
 
@@ -155,9 +163,8 @@ def _parse_rule(rule: str, tag: str, text: str, where: str) -> object:
         if text.lower() not in {"true", "false"}:
             raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not true or false")
         return text.lower() == "true"
-    if rule in {"hourly_price", "disk_mib", "max_drains_per_pass", "max_drain_share"} and (
-        text.lower() in {"", "none"}
-    ):
+    nullable = {"hourly_price", "disk_mib", "max_drains_per_pass", "max_drain_share"}
+    if rule in {*nullable, "relocate_after_s"} and (text.lower() in {"", "none"}):
         return None
     try:
         value = float(text)
@@ -165,7 +172,7 @@ def _parse_rule(rule: str, tag: str, text: str, where: str) -> object:
         raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not a number") from None
     if not math.isfinite(value):
         raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not a finite number")
-    if rule in {"min_idle", "max_idle", "max_drains_per_pass"}:
+    if rule in {"min_idle", "max_idle", "max_drains_per_pass", "max_relocations_per_hour"}:
         if not value.is_integer():
             raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not a whole number")
         return int(value)

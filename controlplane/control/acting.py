@@ -21,7 +21,9 @@ from controlplane.aws.lifecycle import waiting_terminations
 from controlplane.control.drain_calls import DrainActs, MesosAgentCalls
 from controlplane.control.drain_decisions import IntentStep, busy, held_instances, review
 from controlplane.control.observed import Observed
+from controlplane.control.relocating import Relocator, cordoned_agents
 from controlplane.model import Cordon, Plan, PoolHistory, ScaleDown
+from controlplane.planning.relocate import HOUR_S, relocations
 from controlplane.state import DrainIntent, Lease, StateChanges, StateStore
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,40 @@ class PassActs:
             self._stored()
         acts.deactivate_new(fresh, seen.now)
         return acts, fresh
+
+    def relocate(self, port: Relocator | None) -> None:
+        """Kill and queue again the restartable tasks `planning.relocate` picks; the pool's
+        budget is stored before the first kill. Kills still in flight are sent again."""
+        if port is None:
+            return
+        for task_id in sorted(port.relocating()):
+            self.guard()
+            port.relocate(task_id, "")  # marked already: the kill alone goes out again
+        moves = relocations(self.seen.snapshot, self.plan, cordoned_agents(self.seen, port))
+        if not moves:
+            return
+        asg = {a.id: a.asg or "" for a in self.seen.snapshot.agents}
+        if self.dry_run:
+            for m in moves:
+                self.results.append(
+                    ActionResult("relocate", asg.get(m.agent, ""), "dry_run", m.reason)
+                )
+            return
+        now = self.seen.now
+        for pool in sorted({m.pool for m in moves}):
+            old = self.history.get(pool, PoolHistory())
+            recent = [t for t in old.relocations if (now - t).total_seconds() < HOUR_S]
+            added = [now] * sum(1 for m in moves if m.pool == pool)
+            self.history[pool] = old.model_copy(update={"relocations": recent + added})
+        self._commit(StateChanges(history=self._history_changes()))
+        self._stored()
+        for m in moves:
+            self.guard()
+            done = port.relocate(m.task, m.reason)
+            detail = f"task {m.task} on {m.agent}: {m.reason}"
+            self.results.append(
+                ActionResult("relocate", asg.get(m.agent, ""), "done" if done else "failed", detail)
+            )
 
     def held(self, acts: DrainActs) -> None:
         """Drain and release instances the groups themselves hold in Terminating:Wait."""

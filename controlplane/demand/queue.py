@@ -8,7 +8,8 @@ Durable when given a `QueueJournal`: a batch is written (under the lease) before
 journal knows every task it owes and which of them may already run. A task's end is
 written lazily (`flush`, or with the next write): a lost deletion costs one reconciliation
 answer, never a task. Tasks that Mesos loses (LOST, GONE, DROPPED, UNKNOWN) are queued
-again, at most `max_relaunches` times, with the reasons kept.
+again, at most `max_relaunches` times, with the reasons kept. A restartable task the loop
+relocates is marked durably before it is killed, and queued again when it ends killed.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ RELAUNCH_STATES = frozenset(
     {"TASK_LOST", "TASK_GONE", "TASK_DROPPED", "TASK_UNKNOWN", "TASK_GONE_BY_OPERATOR"}
 )
 _STARTED = frozenset({"TASK_RUNNING", "TASK_STARTING", "TASK_STAGING", "TASK_KILLING"})
+#: The ends of a task the loop killed to relocate it: it is queued again (not a relaunch).
+RELOCATED_STATES = frozenset({"TASK_KILLED", *RELAUNCH_STATES})
 #: Reasons kept per task (the newest).
 KEEP_REASONS = 5
 #: Finished-task durations kept for the next pass to learn from, at most.
@@ -60,6 +63,10 @@ class Entry:
     reasons: tuple[str, ...] = field(default_factory=tuple)
     #: When Mesos said it was running (status timestamp), for learning its duration.
     started_at: float | None = None
+    #: Why the loop is killing it to run it elsewhere (its TASK_KILLED queues it again).
+    relocating: str | None = None
+    #: Times it was relocated so far.
+    relocations: int = 0
 
 
 class QueueJournal(Protocol):
@@ -98,6 +105,13 @@ class TaskQueue:
         self._loaded = journal is None
         #: (job, seconds) of tasks that finished since the last `take_finished`.
         self._finished: deque[tuple[str, float]] = deque(maxlen=MAX_FINISHED)
+        #: How a task is killed in Mesos (the framework's driver), once it runs.
+        self._kill: Callable[[str], None] | None = None
+
+    def attach_killer(self, kill: Callable[[str], None]) -> None:
+        """How `relocate` kills a task (the framework, once its driver runs)."""
+        with self._lock:
+            self._kill = kill
 
     def on_new_work(self, listener: Callable[[], None]) -> None:
         """Call `listener` (outside the lock) whenever tasks become pending."""
@@ -224,6 +238,18 @@ class TaskQueue:
                 self._finished.append((entry.submission.job_name, at - entry.started_at))
             if mesos_state in _STARTED:
                 entry = replace(entry, state=RUNNING)
+            elif entry.relocating is not None and mesos_state in RELOCATED_STATES:
+                entry = replace(
+                    entry,
+                    state=QUEUED,
+                    agent_id=None,
+                    started_at=None,
+                    relocating=None,
+                    relocations=entry.relocations + 1,
+                    reasons=(*entry.reasons, f"relocated: {entry.relocating}")[-KEEP_REASONS:],
+                )
+                requeued = True
+                self._write_quietly([entry])
             elif mesos_state in RELAUNCH_STATES and entry.relaunches < self.max_relaunches:
                 why = f"{mesos_state}{f' ({reason})' if reason else ''}: {message or ''}".strip()
                 entry = replace(
@@ -247,6 +273,31 @@ class TaskQueue:
         if requeued:
             self._notify()
         return True
+
+    def relocate(self, task_id: str, reason: str) -> bool:
+        """Kill a running task so that it runs again elsewhere: durably marked first (a
+        new leader that sees it killed queues it again), then killed. False when it is not
+        a running task of this queue or no driver can kill it yet."""
+        with self._lock:
+            entry = self._entries.get(task_id)
+            kill = self._kill
+            if entry is None or entry.state != RUNNING or kill is None:
+                return False
+            if entry.relocating is None:
+                entry = replace(entry, relocating=reason)
+                self._write([entry])
+                self._entries[task_id] = entry
+        kill(task_id)  # again for one already marked: a kill that did not go out is resent
+        return True
+
+    def relocating(self) -> dict[str, str]:
+        """Running task id -> agent id of tasks being relocated (killed, not yet ended)."""
+        with self._lock:
+            return {
+                tid: e.agent_id
+                for tid, e in self._entries.items()
+                if e.relocating is not None and e.state in LIVE and e.agent_id is not None
+            }
 
     def take_finished(self) -> list[tuple[str, float]]:
         """(job, seconds run) of the tasks finished since the last call."""

@@ -33,13 +33,16 @@ class Submission(Task):
     (the emulator reads `duration_s` from them)."""
 
     command: _CommandName | None = None
+    #: The task may be killed and run again elsewhere (from the start): consolidation may
+    #: relocate it off an agent it keeps from leaving (pool rule `relocate_after_s`).
+    restartable: bool = False
     labels: Annotated[dict[_LabelKey, _LabelValue], Field(max_length=32)] = Field(
         default_factory=dict
     )
 
     def as_task(self) -> Task:
         """The contract part only (what goes into a snapshot)."""
-        return Task.model_validate(self.model_dump(exclude={"command", "labels"}))
+        return Task.model_validate(self.model_dump(exclude={"command", "labels", "restartable"}))
 
 
 _BATCH = TypeAdapter(list[Submission])

@@ -59,6 +59,9 @@ class DemoConfig(_Strict):
     #: duration times a log-normal factor, sigma 0.5), or the truth (`exact`: clairvoyant,
     #: an upper bound for what duration awareness can do, never a headline figure).
     durations: Literal["learned", "declared", "exact"] = "learned"
+    #: Tasks are submitted restartable (batch work that may run again from the start), so
+    #: the rules' `relocate_after_s` may move them off cordoned agents.
+    restartable: bool = True
     rules: PoolRules = PoolRules(
         min_idle=0,
         max_idle=1,

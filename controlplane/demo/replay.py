@@ -131,7 +131,11 @@ def daemon_settings(
 
 
 def submission(
-    arrival: Arrival, task_id: str, pool: str, expected_s: float | None = None
+    arrival: Arrival,
+    task_id: str,
+    pool: str,
+    expected_s: float | None = None,
+    restartable: bool = False,
 ) -> dict[str, Any]:
     constraints: list[dict[str, Any]] = []
     if "unique_host" in arrival.constraints:
@@ -149,6 +153,7 @@ def submission(
         "constraints": constraints,
         "labels": {"duration_s": repr(arrival.duration_s)},  # the emulator's truth only
         **({"expected_duration_s": round(expected_s, 1)} if expected_s else {}),
+        **({"restartable": True} if restartable else {}),
     }
 
 
@@ -257,7 +262,7 @@ class Replay:
             task_id = f"t{i:06d}"
             pool = gpu if arrival.gpus and gpu else base
             expected_s = expectation(self.config, arrival, self._noise)
-            batch.append(submission(arrival, task_id, pool, expected_s))
+            batch.append(submission(arrival, task_id, pool, expected_s, self.config.restartable))
             self.record.submitted[task_id] = arrival.submit_s
             self.record.pool_of[task_id] = pool
         assert daemon.demand_server is not None
@@ -298,6 +303,9 @@ class Replay:
             self.record.actions.append((now, cordon.pool, "cordon", 1, cordon.reason))
         for back in result.plan.uncordon:
             self.record.actions.append((now, back.pool, "uncordon", 1, back.reason))
+        for moved in result.actions:
+            if moved.kind == "relocate" and moved.outcome == "done":
+                self.record.actions.append((now, moved.asg, "relocate", 1, moved.detail))
         return bool(done)
 
     def _settle(self, world: SimWorld) -> None:
@@ -336,7 +344,8 @@ class Replay:
                     record.started.setdefault(task.task_id, task.started - START)
                     for name in ("cpus", "mem"):
                         alloc[name] += task.resources.get(name, 0.0)
-        record.ended.update(t for t in record.started if t not in running)
+        # Ended: started and not running now (a relocated task runs again, so not ended).
+        record.ended = {t for t in record.started if t not in running}
         for pool, count in launching.items():  # launching instances count in their own pool
             instances[pool] = instances.get(pool, 0) + count
         assert daemon.queue is not None

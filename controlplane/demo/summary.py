@@ -147,6 +147,8 @@ def summarize(record: Recording, workload: Workload, config: DemoConfig) -> dict
         "waits_for_emptying_agents": sum(a[3] for a in record.actions if a[2] == "wait"),
         "agents_cordoned": sum(1 for a in record.actions if a[2] == "cordon"),
         "agents_uncordoned": sum(1 for a in record.actions if a[2] == "uncordon"),
+        # Restartable tasks killed on cordoned agents and run again elsewhere.
+        "tasks_relocated": sum(1 for a in record.actions if a[2] == "relocate"),
         "busy_terminations": len(record.busy_terminations),
         "passes": record.passes,
         "failed_passes": record.failed_passes,

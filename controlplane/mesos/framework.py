@@ -240,6 +240,18 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
             self.callback_errors += 1
             log.exception("revive after new work failed; the next subscription retries")
 
+    def kill(self, task_id: str) -> None:
+        """Ask Mesos to kill one of our tasks (the loop relocates it). Never raises: a kill
+        that does not go out is sent again by the next pass."""
+        driver = self.driver
+        if driver is None:
+            return
+        try:
+            driver.killTask({"value": task_id})
+        except Exception:
+            self.callback_errors += 1
+            log.exception("kill of task %s failed; the next pass sends it again", task_id)
+
     # ---- task status --------------------------------------------------------------------
 
     @_guarded
@@ -316,6 +328,7 @@ class MesosFramework:
         }
         self.driver: Any = None
         queue.on_new_work(self.scheduler.work_arrived)
+        queue.attach_killer(self.scheduler.kill)
 
     def start(self) -> None:
         info = dict(self.framework_info)

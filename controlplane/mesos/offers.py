@@ -106,6 +106,8 @@ def task_info(sub: Submission, agent_id: str, argv: Sequence[str]) -> dict[str, 
         labels.setdefault("job", sub.job)
     if sub.expected_duration_s is not None:  # what the loop reads back from GET_STATE
         labels["expected_duration_s"] = repr(sub.expected_duration_s)
+    if sub.restartable:
+        labels["restartable"] = "true"
     info: dict[str, Any] = {
         "name": sub.id,
         "task_id": {"value": sub.id},

@@ -32,6 +32,8 @@ class StoredTask(BaseModel):
     agent_id: str | None = None
     relaunches: int = Field(default=0, ge=0)
     reasons: list[str] = Field(default_factory=list)
+    relocating: str | None = None
+    relocations: int = Field(default=0, ge=0)
 
     @classmethod
     def of(cls, entry: Entry) -> StoredTask:
@@ -41,6 +43,8 @@ class StoredTask(BaseModel):
             agent_id=entry.agent_id,
             relaunches=entry.relaunches,
             reasons=list(entry.reasons),
+            relocating=entry.relocating,
+            relocations=entry.relocations,
         )
 
     def entry(self) -> Entry:
@@ -50,6 +54,8 @@ class StoredTask(BaseModel):
             agent_id=self.agent_id,
             relaunches=self.relaunches,
             reasons=tuple(self.reasons),
+            relocating=self.relocating,
+            relocations=self.relocations,
         )
 
 

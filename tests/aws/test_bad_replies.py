@@ -134,12 +134,28 @@ def test_instance_type_reply_without_memory() -> None:
             {"controlplane:max_cordon_share": "0"},
             "tag controlplane:max_cordon_share='0' is invalid",
         ),
+        (
+            {"controlplane:relocate_after_s": "-5"},
+            "tag controlplane:relocate_after_s='-5' is invalid",
+        ),
+        (
+            {"controlplane:max_relocations_per_hour": "2.5"},
+            "tag controlplane:max_relocations_per_hour='2.5' is not a whole number",
+        ),
     ],
 )
 def test_bad_rule_tags_name_the_tag(tags: dict[str, str], message: str) -> None:
     with pytest.raises(BadAwsReplyError) as caught:
         rules_with_overrides(PoolRules(), tags, "group g")
     assert str(caught.value).startswith(f"group g: {message}")
+
+
+def test_relocation_tags_set_and_clear_the_rule() -> None:
+    tags = {"controlplane:relocate_after_s": "900", "controlplane:max_relocations_per_hour": "3"}
+    rules = rules_with_overrides(PoolRules(), tags, "group g")
+    assert (rules.relocate_after_s, rules.max_relocations_per_hour) == (900.0, 3)
+    off = rules_with_overrides(rules, {"controlplane:relocate_after_s": "none"}, "group g")
+    assert off.relocate_after_s is None
 
 
 def _no_writes(world: World) -> bool:

@@ -141,3 +141,32 @@ def test_the_gpu_workload_adds_a_gpu_pool_and_refuses_a_trace(
     trace.write_text("submit_s,duration_s,cpus,mem\n1,10,1,100\n")
     assert main(["demo", "--workload", "gpu", "--trace", str(trace), "--out", str(tmp_path)]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_a_cordoned_agent_held_by_a_restartable_task_gives_it_up_and_leaves(
+    tmp_path: Path,
+) -> None:
+    """Real pymesos on the emulator: agent A runs a long 5-cpu task and a short 3-cpu one;
+    a long 1-cpu task submitted while A is full opens agent B. Once the short task ends,
+    B's task fits on A: B is cordoned, and with relocation its task is killed and run
+    again on A after the deadline, so B leaves (never with a task on it)."""
+    trace = tmp_path / "t.csv"
+    trace.write_text(
+        "submit_s,duration_s,cpus,mem\n10,10000,5,1024\n10,600,3,1024\n400,10000,1,1024\n"
+    )
+    config = tmp_path / "demo.toml"
+    config.write_text(
+        "hours = 1.5\n[rules]\nmax_idle = 0\nidle_grace_s = 300\n"
+        '[[variants]]\nname = "relocate"\n'
+        "rules = { max_idle = 0, idle_grace_s = 300, relocate_after_s = 600 }\n"
+    )
+    args = ["demo", "--config", str(config), "--trace", str(trace), "--compare"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    runs = {r["policy"]: r for r in json.loads((tmp_path / "summary.json").read_text())["runs"]}
+    before, after = runs["default"], runs["relocate"]
+    assert before["agents_cordoned"] == after["agents_cordoned"] == 1
+    assert (before["tasks_relocated"], after["tasks_relocated"]) == (0, 1)
+    assert after["instance_hours"] < before["instance_hours"] - 0.3  # B leaves ~an hour early
+    for run in (before, after):
+        assert run["busy_terminations"] == 0 and run["tasks_never_started"] == 0
+        assert run["tasks_started"] == 3

@@ -129,3 +129,46 @@ class _Raw:
 
     def read(self) -> bytes:
         return self._data
+
+
+def test_a_relocation_is_stored_before_the_kill_and_survives_a_failover(
+    store: StateStore,
+) -> None:
+    lease = [store.acquire("a", NOW, 30)]
+    queue = queue_of(store, lease)
+    killed: list[str] = []
+    assert queue.relocate("t1", "cordoned") is False  # unknown
+    queue.submit(subs("t1", "t2"))
+    queue.launching({"t1": "S1", "t2": "S1"})
+    queue.update("t1", "TASK_RUNNING", at=100.0)
+    assert queue.relocate("t1", "cordoned") is False  # no driver to kill it yet
+
+    def kill(task_id: str) -> None:  # the driver: by then the mark must be stored
+        stored = {i["item"]["S"]: i for i in store.load_tasks()}
+        assert '"relocating":"agent S1 cordoned 900s"' in stored["task#t1"]["body"]["S"]
+        killed.append(task_id)
+
+    queue.attach_killer(kill)
+    assert queue.relocate("t2", "cordoned") is False  # launched, not running: not killed
+    assert queue.relocate("t1", "agent S1 cordoned 900s") is True
+    assert killed == ["t1"] and queue.relocating() == {"t1": "S1"}
+    # The leader dies before Mesos answers; the next one loads the mark ...
+    second = [store.acquire("b", NOW + timedelta(seconds=31), 30)]
+    new = queue_of(store, second, NOW + timedelta(seconds=31))
+    assert new.relocating() == {"t1": "S1"}
+    # ... and queues the task again when its kill is reported (not a relaunch).
+    new.update("t1", "TASK_KILLED", "killed")
+    entry = new.entry("t1")
+    assert entry is not None and entry.state == "queued" and entry.relaunches == 0
+    assert entry.relocations == 1 and entry.relocating is None
+    assert entry.reasons == ("relocated: agent S1 cordoned 900s",)
+    assert [t.id for t in new.pending()] == ["t1"]
+
+
+def test_a_killed_task_that_was_not_relocated_stays_ended(store: StateStore) -> None:
+    queue = queue_of(store, [store.acquire("a", NOW, 30)])
+    queue.submit(subs("t1"))
+    queue.launching({"t1": "S1"})
+    queue.update("t1", "TASK_RUNNING")
+    queue.update("t1", "TASK_KILLED", "killed by an operator")
+    assert queue.state("t1") == "killed"

@@ -1,0 +1,147 @@
+"""Relocation: a cordoned agent that its last tasks keep from leaving gives them up.
+
+Consolidation cordons an under-used agent and waits for its tasks to end. A long task can
+keep it for hours. Where its pool allows (`relocate_after_s`), an agent cordoned at least
+that long whose every running task is restartable (launched by our framework and marked so)
+has them killed and queued again; they run from the start on the rest of the pool and the
+empty agent leaves by the two-phase drain (never a busy termination). Pure: the loop gives
+what it saw, this says which tasks, each with its reason.
+
+Bounded and cautious:
+- never while work waits (the plan scales the pool up, or leaves any task unplaced);
+- only when every task fits, copy by copy (largest first), on the free room of the pool's
+  active, uncordoned agents that the plan keeps, less what the plan places there;
+- not when the agent is expected empty within `relocate_after_s` anyway (waiting is
+  cheaper than running the work again);
+- at most `max_relocations_per_hour` tasks per pool in any hour, fewest tasks first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from controlplane.model import Agent, Plan, Pool, Snapshot
+from controlplane.numbers import num
+
+HOUR_S = 3600.0
+#: Slack on a resource comparison, relative to the amount.
+TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class RunningTask:
+    id: str
+    resources: Mapping[str, float]
+    #: Launched by our framework and marked restartable: it may be killed and run again.
+    restartable: bool
+
+
+@dataclass(frozen=True)
+class CordonedAgent:
+    """A cordoned agent as the loop sees it: since when, and what still runs there."""
+
+    id: str
+    pool: str
+    since_s: float
+    tasks: tuple[RunningTask, ...]
+    expected_empty_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Relocation:
+    task: str
+    agent: str
+    pool: str
+    reason: str
+
+
+def relocations(
+    snapshot: Snapshot, plan: Plan, cordoned: Sequence[CordonedAgent]
+) -> list[Relocation]:
+    """The tasks to kill and run again elsewhere this pass, each with why."""
+    now = snapshot.now.timestamp()
+    out: list[Relocation] = []
+    for pool in snapshot.pools:
+        after = pool.relocate_after_s
+        if after is None or pool.max_relocations_per_hour == 0 or _work_waits(plan, pool.name):
+            continue
+        back = {u.agent for u in plan.uncordon}
+        mine = [c for c in cordoned if c.pool == pool.name and c.id not in back]
+        due = [c for c in mine if _due(c, after, now)]
+        if not due:
+            continue
+        history = snapshot.history.get(pool.name)
+        stamps = history.relocations if history else []
+        used = sum(1 for t in stamps if now - t.timestamp() < HOUR_S)
+        budget = pool.max_relocations_per_hour - used
+        rooms = _rooms(snapshot, plan, pool)
+        for agent in sorted(due, key=lambda c: (len(c.tasks), c.since_s, c.id)):
+            if len(agent.tasks) > budget:
+                continue
+            placed = _fit(agent.tasks, rooms)
+            if placed is None:
+                continue
+            rooms = placed
+            budget -= len(agent.tasks)
+            why = (
+                f"agent {agent.id} cordoned {num(round(now - agent.since_s))}s (relocate after "
+                f"{num(after)}s); its {len(agent.tasks)} restartable "
+                f"task{'s fit' if len(agent.tasks) != 1 else ' fits'} on the rest of pool "
+                f"{pool.name}; {pool.max_relocations_per_hour - budget} of "
+                f"{pool.max_relocations_per_hour} relocations this hour"
+            )
+            out.extend(Relocation(t.id, agent.id, pool.name, why) for t in agent.tasks)
+    return out
+
+
+def _work_waits(plan: Plan, pool: str) -> bool:
+    return any(u.pool == pool for u in plan.scale_up) or bool(plan.unplaced)
+
+
+def _due(agent: CordonedAgent, after_s: float, now: float) -> bool:
+    if not agent.tasks or not all(t.restartable for t in agent.tasks):
+        return False
+    if now - agent.since_s < after_s:
+        return False
+    return agent.expected_empty_s is None or agent.expected_empty_s - now > after_s
+
+
+def _rooms(snapshot: Snapshot, plan: Plan, pool: Pool) -> list[dict[str, float]]:
+    """Free room of the pool's agents that stay active, less this plan's placements."""
+    leaving = {d.agent for d in plan.scale_down} | {c.agent for c in plan.cordon}
+    demand = {t.id: t.resources for t in snapshot.pending}
+    placed: dict[str, dict[str, float]] = {}
+    for p in plan.placements:
+        if p.agent is not None:
+            into = placed.setdefault(p.agent, {})
+            for name, amount in demand.get(p.task, {}).items():
+                into[name] = into.get(name, 0.0) + amount
+    return [
+        _free(a, placed.get(a.id, {}))
+        for a in snapshot.agents
+        if a.pool == pool.name and a.state == "active" and not a.cordoned and a.id not in leaving
+    ]
+
+
+def _free(agent: Agent, placed: Mapping[str, float]) -> dict[str, float]:
+    return {
+        name: total - agent.used.get(name, 0.0) - placed.get(name, 0.0)
+        for name, total in agent.total.items()
+    }
+
+
+def _fit(
+    tasks: Sequence[RunningTask], rooms: list[dict[str, float]]
+) -> list[dict[str, float]] | None:
+    """The rooms after placing every task first-fit, largest first; None if one does not fit."""
+    left = [dict(r) for r in rooms]
+    for task in sorted(tasks, key=lambda t: (-sum(t.resources.values()), t.id)):
+        for room in left:
+            if all(room.get(n, 0.0) + TOL * max(v, 1.0) >= v for n, v in task.resources.items()):
+                for n, v in task.resources.items():
+                    room[n] = room.get(n, 0.0) - v
+                break
+        else:
+            return None
+    return left

@@ -1,0 +1,173 @@
+"""Relocation decisions: a cordoned agent that restartable tasks keep from leaving gives
+them up once its pool's deadline has passed, within the hourly budget, only when they fit
+on the rest of the pool and no work waits; never a task that is not restartable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from controlplane.model import Snapshot
+from controlplane.planning import plan
+from controlplane.planning.relocate import CordonedAgent, RunningTask, relocations
+from tests.support.builders import agent, ago, pool, snapshot, task
+
+ZONES = ("us-east-1a",)
+RULES = {"relocate_after_s": 600, "max_relocations_per_hour": 4}
+
+
+def _world(
+    *,
+    pending: list[dict[str, Any]] | None = None,
+    history: dict[str, Any] | None = None,
+    **rules: Any,
+) -> Snapshot:
+    """C is cordoned with 2 cpus of work; R has 10 of 16 cpus free."""
+    return snapshot(
+        [pool(zones=ZONES, desired=(2,), **{**RULES, **rules})],
+        agents=[
+            agent(
+                "C",
+                used={"cpus": 2.0, "mem": 2000.0},
+                jobs={"j": 2},
+                idle_s=None,
+                state="draining",
+                cordoned=True,
+            ),
+            agent("R", used={"cpus": 6.0, "mem": 6000.0}, jobs={"k": 3}, idle_s=None),
+        ],
+        pending=pending,
+        history=history,
+    )
+
+
+def _cordoned(
+    since_s: float = 900,
+    restartable: tuple[bool, ...] = (True, True),
+    cpus: float = 1.0,
+    empty_in_s: float | None = None,
+) -> CordonedAgent:
+    now = _world().now.timestamp()
+    tasks = tuple(
+        RunningTask(f"c{i}", {"cpus": cpus, "mem": 1000.0}, r) for i, r in enumerate(restartable)
+    )
+    empty = None if empty_in_s is None else now + empty_in_s
+    return CordonedAgent("C", "batch", now - since_s, tasks, empty)
+
+
+def _moves(snap: Snapshot, *cordoned: CordonedAgent) -> list[str]:
+    return [m.task for m in relocations(snap, plan(snap), list(cordoned))]
+
+
+def test_restartable_tasks_of_an_agent_cordoned_past_the_deadline_are_relocated() -> None:
+    snap = _world()
+    moves = relocations(snap, plan(snap), [_cordoned()])
+    assert [m.task for m in moves] == ["c0", "c1"]
+    assert moves[0].reason == (
+        "agent C cordoned 900s (relocate after 600s); its 2 restartable tasks fit on the "
+        "rest of pool batch; 2 of 4 relocations this hour"
+    )
+
+
+def test_nothing_moves_before_the_deadline_or_off_by_default() -> None:
+    assert _moves(_world(), _cordoned(since_s=300)) == []
+    assert _moves(_world(relocate_after_s=None), _cordoned()) == []
+    assert _moves(_world(max_relocations_per_hour=0), _cordoned()) == []
+
+
+def test_an_agent_with_a_task_that_is_not_restartable_keeps_all_of_them() -> None:
+    assert _moves(_world(), _cordoned(restartable=(True, False))) == []
+
+
+def test_an_agent_about_to_empty_anyway_is_waited_for() -> None:
+    assert _moves(_world(), _cordoned(empty_in_s=300)) == []
+    assert _moves(_world(), _cordoned(empty_in_s=3000)) == ["c0", "c1"]
+
+
+def test_tasks_that_do_not_fit_elsewhere_stay() -> None:
+    assert _moves(_world(), _cordoned(cpus=6.0)) == []  # 12 cpus; R has 10 free
+
+
+def test_no_relocation_while_work_waits() -> None:
+    waiting = _world(pending=[task("big", cpus=15)])  # fits only a new instance
+    assert plan(waiting).scale_up
+    assert _moves(waiting, _cordoned()) == []
+    given_back = _world(pending=[task("mid", cpus=12)])  # fits C once given back
+    assert [u.agent for u in plan(given_back).uncordon] == ["C"]
+    assert _moves(given_back, _cordoned()) == []
+
+
+def test_the_hourly_budget_counts_the_last_hour() -> None:
+    three_recent = {"batch": {"relocations": [ago(60), ago(120), ago(3000)]}}
+    assert _moves(_world(history=three_recent), _cordoned()) == []  # 3 + 2 > 4
+    old = {"batch": {"relocations": [ago(3700), ago(4000), ago(5000)]}}
+    assert _moves(_world(history=old), _cordoned()) == ["c0", "c1"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 3000),  # cordoned for
+            st.lists(st.tuples(st.floats(0.1, 8), st.booleans()), min_size=1, max_size=4),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    st.integers(0, 8),
+    st.lists(st.floats(0, 7200), max_size=6),
+    st.floats(0, 16),
+)
+def test_relocations_keep_every_promise(
+    agents: list[tuple[float, list[tuple[float, bool]]]],
+    budget: int,
+    past: list[float],
+    free_cpus: float,
+) -> None:
+    """Budget per hour, deadline, restartable-only, and what moves fits where it may go."""
+    snap = snapshot(
+        [
+            pool(
+                zones=ZONES,
+                desired=(len(agents) + 1,),
+                relocate_after_s=600,
+                max_relocations_per_hour=budget,
+            )
+        ],
+        agents=[
+            agent(
+                f"C{i}",
+                used={"cpus": min(16.0, sum(c for c, _ in ts))},
+                jobs={"j": len(ts)},
+                idle_s=None,
+                state="draining",
+                cordoned=True,
+            )
+            for i, (_, ts) in enumerate(agents)
+        ]
+        + [agent("R", used={"cpus": 16.0 - free_cpus}, jobs={"k": 1}, idle_s=None)],
+        history={"batch": {"relocations": [ago(s) for s in past]}},
+    )
+    now = snap.now.timestamp()
+    cordoned = [
+        CordonedAgent(
+            f"C{i}",
+            "batch",
+            now - since,
+            tuple(RunningTask(f"C{i}-t{j}", {"cpus": c}, r) for j, (c, r) in enumerate(ts)),
+        )
+        for i, (since, ts) in enumerate(agents)
+    ]
+    moves = relocations(snap, plan(snap), cordoned)
+    recent = sum(1 for s in past if s < 3600)
+    assert len(moves) <= max(0, budget - recent)
+    by_id = {c.id: c for c in cordoned}
+    moved_cpus = 0.0
+    for agent_id in {m.agent for m in moves}:
+        c = by_id[agent_id]
+        assert now - c.since_s >= 600
+        assert all(t.restartable for t in c.tasks)
+        assert {m.task for m in moves if m.agent == agent_id} == {t.id for t in c.tasks}
+        moved_cpus += sum(t.resources["cpus"] for t in c.tasks)
+    assert moved_cpus <= free_cpus + 1e-6  # R is the only agent they may go to
