@@ -43,7 +43,12 @@ def cordoned_agents(seen: Observed, port: Relocator) -> list[CordonedAgent]:
         if any(t.id in moving for t in live):
             continue
         tasks = tuple(
-            RunningTask(t.id, t.resources, _restartable(t.labels) and port.state(t.id) is not None)
+            RunningTask(
+                t.id,
+                t.resources,
+                _restartable(t.labels) and port.state(t.id) is not None,
+                t.started_at,
+            )
             for t in live
         )
         agent = agents.get(agent_id)
@@ -55,6 +60,7 @@ def cordoned_agents(seen: Observed, port: Relocator) -> list[CordonedAgent]:
                 intent.created_at.timestamp(),
                 tasks,
                 None if empty is None else empty.timestamp(),
+                view.total,
             )
         )
     return out

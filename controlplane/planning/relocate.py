@@ -11,15 +11,17 @@ Bounded and cautious:
 - never while work waits (the plan scales the pool up, or leaves any task unplaced);
 - only when every task fits, copy by copy (largest first), on the free room of the pool's
   active, uncordoned agents that the plan keeps, less what the plan places there;
-- not when the agent is expected empty within `relocate_after_s` anyway (waiting is
-  cheaper than running the work again);
+- only when it saves instance-time: the agent's expected remaining busy time (unknown:
+  another `relocate_after_s`) must exceed the work run again (each task's share of the
+  agent times how long it has run; a task whose start is unknown is never moved);
 - at most `max_relocations_per_hour` tasks per pool in any hour, fewest tasks first.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controlplane.model import Agent, Plan, Pool, Snapshot
 from controlplane.numbers import num
@@ -35,6 +37,8 @@ class RunningTask:
     resources: Mapping[str, float]
     #: Launched by our framework and marked restartable: it may be killed and run again.
     restartable: bool
+    #: When it started running (epoch seconds); None: unknown, and it is not moved.
+    started_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class CordonedAgent:
     since_s: float
     tasks: tuple[RunningTask, ...]
     expected_empty_s: float | None = None
+    #: What the agent offers (each task's share of it weighs the work run again).
+    total: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,27 @@ def _due(agent: CordonedAgent, after_s: float, now: float) -> bool:
         return False
     if now - agent.since_s < after_s:
         return False
-    return agent.expected_empty_s is None or agent.expected_empty_s - now > after_s
+    return _redone_s(agent, now) < _left_s(agent, after_s, now)
+
+
+def _left_s(agent: CordonedAgent, after_s: float, now: float) -> float:
+    """How much longer the agent is expected to stay busy (unknown: `after_s` more)."""
+    return after_s if agent.expected_empty_s is None else agent.expected_empty_s - now
+
+
+def _redone_s(agent: CordonedAgent, now: float) -> float:
+    """Instance-seconds run again if its tasks restart: each task's share of the agent
+    (its largest resource share) times how long it has run; unknown starts: infinite."""
+    total = 0.0
+    for task in agent.tasks:
+        if task.started_s is None:
+            return math.inf
+        share = max(
+            (v / agent.total[n] for n, v in task.resources.items() if agent.total.get(n, 0) > 0),
+            default=1.0,
+        )
+        total += share * max(0.0, now - task.started_s)
+    return total
 
 
 def _rooms(snapshot: Snapshot, plan: Plan, pool: Pool) -> list[dict[str, float]]:

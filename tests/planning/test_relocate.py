@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from controlplane.model import Snapshot
 from controlplane.planning import plan
 from controlplane.planning.relocate import CordonedAgent, RunningTask, relocations
-from tests.support.builders import agent, ago, pool, snapshot, task
+from tests.support.builders import CAP, agent, ago, pool, snapshot, task
 
 ZONES = ("us-east-1a",)
 RULES = {"relocate_after_s": 600, "max_relocations_per_hour": 4}
@@ -48,13 +48,17 @@ def _cordoned(
     restartable: tuple[bool, ...] = (True, True),
     cpus: float = 1.0,
     empty_in_s: float | None = None,
+    ran_s: float | None = 100.0,
 ) -> CordonedAgent:
+    """C's tasks: each `cpus` and 1000 MiB of its 16 cpus / 64000 MiB, run `ran_s`."""
     now = _world().now.timestamp()
+    started = None if ran_s is None else now - ran_s
     tasks = tuple(
-        RunningTask(f"c{i}", {"cpus": cpus, "mem": 1000.0}, r) for i, r in enumerate(restartable)
+        RunningTask(f"c{i}", {"cpus": cpus, "mem": 1000.0}, r, started)
+        for i, r in enumerate(restartable)
     )
     empty = None if empty_in_s is None else now + empty_in_s
-    return CordonedAgent("C", "batch", now - since_s, tasks, empty)
+    return CordonedAgent("C", "batch", now - since_s, tasks, empty, dict(CAP))
 
 
 def _moves(snap: Snapshot, *cordoned: CordonedAgent) -> list[str]:
@@ -81,9 +85,14 @@ def test_an_agent_with_a_task_that_is_not_restartable_keeps_all_of_them() -> Non
     assert _moves(_world(), _cordoned(restartable=(True, False))) == []
 
 
-def test_an_agent_about_to_empty_anyway_is_waited_for() -> None:
-    assert _moves(_world(), _cordoned(empty_in_s=300)) == []
-    assert _moves(_world(), _cordoned(empty_in_s=3000)) == ["c0", "c1"]
+def test_only_when_it_saves_more_than_the_work_run_again() -> None:
+    # Two tasks of 1/16 of the agent that ran 3000 s: 375 instance-seconds run again.
+    assert _moves(_world(), _cordoned(empty_in_s=300, ran_s=3000)) == []  # waiting: 300
+    assert _moves(_world(), _cordoned(empty_in_s=3000, ran_s=3000)) == ["c0", "c1"]
+    # Unknown end: it counts as another relocate_after_s (600 s) of waiting.
+    assert _moves(_world(), _cordoned(ran_s=3000)) == ["c0", "c1"]
+    assert _moves(_world(), _cordoned(ran_s=10_000)) == []  # 1250 s run again > 600 s
+    assert _moves(_world(), _cordoned(ran_s=None)) == []  # start unknown: never moved
 
 
 def test_tasks_that_do_not_fit_elsewhere_stay() -> None:
@@ -110,14 +119,18 @@ def test_the_hourly_budget_counts_the_last_hour() -> None:
     st.lists(
         st.tuples(
             st.floats(0, 3000),  # cordoned for
-            st.lists(st.tuples(st.floats(0.1, 8), st.booleans()), min_size=1, max_size=4),
+            st.lists(
+                st.tuples(st.floats(0.1, 8), st.sampled_from([True, True, True, False])),
+                min_size=1,
+                max_size=4,
+            ),
         ),
         min_size=1,
         max_size=5,
     ),
-    st.integers(0, 8),
+    st.one_of(st.integers(3, 8), st.integers(0, 8)),
     st.lists(st.floats(0, 7200), max_size=6),
-    st.floats(0, 16),
+    st.one_of(st.just(16.0), st.floats(0, 16)),
 )
 def test_relocations_keep_every_promise(
     agents: list[tuple[float, list[tuple[float, bool]]]],
@@ -155,7 +168,11 @@ def test_relocations_keep_every_promise(
             f"C{i}",
             "batch",
             now - since,
-            tuple(RunningTask(f"C{i}-t{j}", {"cpus": c}, r) for j, (c, r) in enumerate(ts)),
+            tuple(
+                RunningTask(f"C{i}-t{j}", {"cpus": c}, r, now - 60) for j, (c, r) in enumerate(ts)
+            ),
+            None,
+            dict(CAP),
         )
         for i, (since, ts) in enumerate(agents)
     ]
