@@ -122,6 +122,17 @@ class Pool(Strict):
     #: most `max_relocations_per_hour` tasks of the pool an hour. None: never.
     relocate_after_s: Seconds | None = None
     max_relocations_per_hour: Count = 0
+    #: The idle grace as a multiple of the measured boot time, where that is shorter than
+    #: `idle_grace_s` (1: keep an idle agent no longer than a new one takes to boot, the
+    #: ski-rental break-even). None, or no boot time measured: `idle_grace_s`.
+    idle_grace_boots: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
+
+    @property
+    def grace_s(self) -> float:
+        """How long an agent must be idle before it may be drained (see `idle_grace_boots`)."""
+        if self.idle_grace_boots is None or self.boot_s is None:
+            return self.idle_grace_s
+        return min(self.idle_grace_s, self.idle_grace_boots * self.boot_s)
 
     def named(self, name: str) -> bool:
         """A task naming `name` may use this pool: its own name, or its family's."""

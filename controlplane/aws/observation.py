@@ -175,6 +175,7 @@ class AwsObserver:
                 max_cordon_share=rule.max_cordon_share,
                 relocate_after_s=rule.relocate_after_s,
                 max_relocations_per_hour=rule.max_relocations_per_hour,
+                idle_grace_boots=rule.idle_grace_boots,
                 attributes=attributes,
                 groups=[
                     Group(

@@ -67,6 +67,9 @@ class PoolRules(BaseModel):
     #: `max_relocations_per_hour` tasks an hour (docs/decisions.md section 24). None: never.
     relocate_after_s: float | None = Field(default=None, ge=0, le=MAX_SECONDS, allow_inf_nan=False)
     max_relocations_per_hour: int = Field(default=10, ge=0, le=100_000)
+    #: The idle grace as a multiple of the pool's measured boot time, when shorter than
+    #: `idle_grace_s` (1: the ski-rental break-even; docs/decisions.md section 25).
+    idle_grace_boots: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
 
 
 #: Rule name -> tag that overrides it on a group.
@@ -89,6 +92,7 @@ RULE_TAGS: dict[str, str] = {
         "max_cordon_share",
         "relocate_after_s",
         "max_relocations_per_hour",
+        "idle_grace_boots",
     )
 }
 
@@ -164,7 +168,9 @@ def _parse_rule(rule: str, tag: str, text: str, where: str) -> object:
             raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not true or false")
         return text.lower() == "true"
     nullable = {"hourly_price", "disk_mib", "max_drains_per_pass", "max_drain_share"}
-    if rule in {*nullable, "relocate_after_s"} and (text.lower() in {"", "none"}):
+    if rule in {*nullable, "relocate_after_s", "idle_grace_boots"} and (
+        text.lower() in {"", "none"}
+    ):
         return None
     try:
         value = float(text)

@@ -108,6 +108,12 @@ def _cap_text(pool: Pool, size: int, cap: int) -> str:
     return f"at most {cap} drains per pass ({', '.join(parts)})"
 
 
+def _grace_text(pool: Pool) -> str:
+    if pool.grace_s == pool.idle_grace_s:
+        return f"{num(pool.idle_grace_s)}s"
+    return f"{num(round(pool.grace_s, 1))}s: {num(pool.idle_grace_boots or 0)} x boot"
+
+
 def _idle_for(snapshot: Snapshot, agent: Agent) -> float | None:
     if agent.idle_since is None:
         return None
@@ -154,7 +160,7 @@ class _Candidates:
 
 
 def _candidates(snapshot: Snapshot, pool: Pool, idle_agents: list[Agent]) -> _Candidates:
-    c = _Candidates(grace_s=pool.idle_grace_s)
+    c = _Candidates(grace_s=pool.grace_s)
     for agent in idle_agents:
         idle_s = _idle_for(snapshot, agent)
         if agent.do_not_disrupt:
@@ -163,7 +169,7 @@ def _candidates(snapshot: Snapshot, pool: Pool, idle_agents: list[Agent]) -> _Ca
             c.unmanaged += 1
         elif idle_s is None:
             c.unknown += 1
-        elif idle_s < pool.idle_grace_s:
+        elif idle_s < c.grace_s:
             c.young += 1
         else:
             c.by_zone.setdefault(agent.zone, []).append(agent)
@@ -206,7 +212,7 @@ def _pick(
                 instance_id=agent.instance_id,
                 asg=agent.asg,
                 zone=zone,
-                reason=f"idle {num(idle_s)}s (grace {num(pool.idle_grace_s)}s); {head}; "
+                reason=f"idle {num(idle_s)}s (grace {_grace_text(pool)}); {head}; "
                 f"{zone} is the largest zone with a drainable agent ({state.size} instances)",
             )
         )

@@ -142,6 +142,10 @@ def test_instance_type_reply_without_memory() -> None:
             {"controlplane:max_relocations_per_hour": "2.5"},
             "tag controlplane:max_relocations_per_hour='2.5' is not a whole number",
         ),
+        (
+            {"controlplane:idle_grace_boots": "0"},
+            "tag controlplane:idle_grace_boots='0' is invalid",
+        ),
     ],
 )
 def test_bad_rule_tags_name_the_tag(tags: dict[str, str], message: str) -> None:
@@ -156,6 +160,8 @@ def test_relocation_tags_set_and_clear_the_rule() -> None:
     assert (rules.relocate_after_s, rules.max_relocations_per_hour) == (900.0, 3)
     off = rules_with_overrides(rules, {"controlplane:relocate_after_s": "none"}, "group g")
     assert off.relocate_after_s is None
+    ski = rules_with_overrides(rules, {"controlplane:idle_grace_boots": "1"}, "group g")
+    assert ski.idle_grace_boots == 1.0
 
 
 def _no_writes(world: World) -> bool:

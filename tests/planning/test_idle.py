@@ -29,6 +29,18 @@ def test_idle_within_grace_is_kept_and_the_hold_says_why() -> None:
     assert "2 idle less than 600s" in plan.holds[0].reason
 
 
+def test_a_grace_of_boot_multiples_drains_sooner_once_boot_is_measured() -> None:
+    agents = [agent("A-1", idle_s=100), agent("A-2", idle_s=200)]
+    ski = run([pool(desired=(2, 0, 0), boot_s=120, idle_grace_boots=1)], agents)
+    (down,) = ski.scale_down
+    assert down.agent == "A-2"
+    assert down.reason.startswith("idle 200s (grace 120s: 1 x boot); pool has 2 idle")
+    assert "1 idle less than 120s" in ski.holds[0].reason
+    # No boot time measured yet, or a longer multiple: the configured grace holds.
+    assert run([pool(desired=(2, 0, 0), idle_grace_boots=1)], agents).scale_down == []
+    assert run([pool(desired=(2, 0, 0), boot_s=120, idle_grace_boots=10)], agents).scale_down == []
+
+
 def test_busy_agents_and_agents_receiving_work_are_never_drained() -> None:
     agents = [
         agent("A-1", jobs={"x": 1}, used={"cpus": 16}),
