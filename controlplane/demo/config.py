@@ -42,6 +42,14 @@ class Variant(_Strict):
     rules: dict[str, Any] = Field(default_factory=dict)
 
 
+#: The policy before consolidation, relocation and the boot-time grace (`--compare`).
+IDLE_ONLY: dict[str, Any] = {
+    "consolidate": False,
+    "max_relocations_per_hour": 0,
+    "idle_grace_boots": 1000.0,
+}
+
+
 class DemoConfig(_Strict):
     hours: float = Field(default=24.0, gt=0, le=24 * 14)
     seed: int = 7
@@ -66,14 +74,18 @@ class DemoConfig(_Strict):
         min_idle=0,
         max_idle=1,
         idle_grace_s=600,
+        idle_grace_boots=1.0,
         scale_up_cooldown_s=60,
         scale_down_cooldown_s=300,
+        relocate_after_s=600,
+        max_relocations_per_hour=4,
     )
     variants: tuple[Variant, ...] = (
         Variant(name="lean", rules={"max_idle": 0, "idle_grace_s": 300}),
         Variant(name="buffered", rules={"min_idle": 3, "max_idle": 6, "idle_grace_s": 1200}),
-        # Today's policy before consolidation: only agents that happen to go idle leave.
-        Variant(name="idle-only", rules={"consolidate": False}),
+        # The policy before consolidation: only agents that happen to go idle leave, after
+        # the fixed grace (1000 boot times is never shorter than idle_grace_s).
+        Variant(name="idle-only", rules=IDLE_ONLY),
     )
 
     @model_validator(mode="after")
