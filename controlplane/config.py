@@ -95,6 +95,11 @@ class AwsConfig(_Section, AdapterTimings):
     #: Point every client at another endpoint (moto in tests and the demo).
     endpoint_url: str | None = None
     state_table: str = Field(default="controlplane-state", min_length=3, max_length=255)
+    #: The SQS queue EventBridge feeds with Spot interruption warnings, rebalance
+    #: recommendations, scheduled changes and instance state changes (Terraform makes it);
+    #: None: not read. The leader takes at most `interruptions_per_pass` messages a pass.
+    interruption_queue_url: str | None = Field(default=None, min_length=1, max_length=2048)
+    interruptions_per_pass: int = Field(default=100, ge=1, le=1000)
 
 
 class LoopConfig(_Section):

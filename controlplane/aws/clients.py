@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -24,3 +24,12 @@ def make_clients(
     )
     ec2 = session.client("ec2", region_name=region, endpoint_url=endpoint_url, config=config)
     return autoscaling, ec2
+
+
+def make_sqs(
+    region: str, endpoint_url: str | None = None, session: boto3.Session | None = None
+) -> Any:
+    """The SQS client of the interruption queue (long polls wait up to 20 s)."""
+    session = session or boto3.Session(region_name=region)
+    config = client_config(read_timeout_s=30.0)
+    return session.client("sqs", region_name=region, endpoint_url=endpoint_url, config=config)

@@ -20,6 +20,7 @@ from controlplane.aws.fleet_writes import FleetWriter
 from controlplane.aws.lifecycle import waiting_terminations
 from controlplane.control.drain_calls import DrainActs, MesosAgentCalls
 from controlplane.control.drain_decisions import IntentStep, busy, held_instances, review
+from controlplane.control.interruptions import evict
 from controlplane.control.observed import Observed
 from controlplane.control.relocating import Relocator, cordoned_agents
 from controlplane.model import Cordon, Plan, PoolHistory, ScaleDown
@@ -107,7 +108,20 @@ class PassActs:
         for pool in sorted({i.pool for i in given}):
             self._stamp(pool, key="last_uncordon")
         cordons = self._not_halted(self.plan.cordon, halted, "cordon of agent")
+        # AWS takes these instances back whatever scale-down's halts say.
+        reclaimed = seen.interrupted.cordons
+        leaving = {d.agent for d in self.plan.scale_down}
+        cordons += [c for a, c in sorted(reclaimed.items()) if a not in leaving]
         fresh = acts.start([*scale_down, *cordons], seen.state.intents, seen.now)
+        fresh = [
+            i.model_copy(update={"interrupted": True}) if i.agent_id in reclaimed else i
+            for i in fresh
+        ]
+        fresh += [  # a consolidation cordon AWS now reclaims is never given back either
+            i.model_copy(update={"interrupted": True, "reason": reclaimed[a].reason})
+            for a, i in sorted(seen.state.intents.items())
+            if a in reclaimed and i.cordon and not i.interrupted
+        ]
         if fresh and not self.dry_run:
             for pool in sorted({i.pool for i in fresh if not i.cordon}):
                 self._stamp(pool, up=False)
@@ -117,6 +131,10 @@ class PassActs:
             self._stored()
         acts.deactivate_new(fresh, seen.now)
         return acts, fresh
+
+    def interruptions(self, port: Relocator | None) -> None:
+        """Relaunch our tasks on instances AWS is taking back; one result per message."""
+        self.results += evict(self.seen, port, self.guard, dry_run=self.dry_run)
 
     def relocate(self, port: Relocator | None) -> None:
         """Kill and queue again the restartable tasks `planning.relocate` picks; the pool's

@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from controlplane.mesos.framework import MesosFramework
 
 log = logging.getLogger(__name__)
+#: The watcher's long poll (short enough for a stop not to wait long on it).
+WATCH_WAIT_S = 5
+#: How long a message seen by the watcher does not trigger a pass again.
+WATCH_MEMORY_S = 300.0
 
 
 class Daemon:
@@ -62,6 +66,9 @@ class Daemon:
         self.registry = CollectorRegistry()
         self.metrics = ControlMetrics(self.registry)
         self.queue: TaskQueue | None = None
+        #: Interruption messages already seen by the watcher (id -> when), so a message a
+        #: pass leaves on the queue does not run passes back to back.
+        self._watched: dict[str, float] = {}
         demand: DemandSource
         self._journal: TaskJournal | None = None
         if settings.demand.source == "framework":
@@ -167,6 +174,14 @@ class Daemon:
             id="pass",
             next_run_time=now + timedelta(seconds=0.2),
         )
+        if self.parts.reconciler.interruptions is not None:
+            self.scheduler.add_job(  # each run long-polls up to WATCH_WAIT_S: no overlap
+                self.watch_interruptions,
+                "interval",
+                seconds=WATCH_WAIT_S + 1,
+                id="interruptions",
+                coalesce=True,
+            )
         self.scheduler.start()
         log.info("control plane %s started for cluster %s", self.holder, self.settings.cluster)
         return self
@@ -270,6 +285,24 @@ class Daemon:
         self.last_pass = result
         self._last_pass_at = time.monotonic()
         return result
+
+    def watch_interruptions(self) -> None:
+        """The leader long-polls the interruption queue (without taking messages) and runs
+        a pass at once for a message it has not seen: a Spot warning leaves two minutes."""
+        queue = self.parts.reconciler.interruptions
+        if queue is None or self.lease() is None or self._stopping.is_set():
+            return
+        try:
+            ids = queue.peek(WATCH_WAIT_S)
+        except Exception:
+            log.exception("interruption queue poll failed; the next pass reads it anyway")
+            return
+        now = time.monotonic()
+        self._watched = {i: t for i, t in self._watched.items() if now - t < WATCH_MEMORY_S}
+        fresh = [i for i in ids if i not in self._watched]
+        if fresh and not self._stopping.is_set():
+            self._watched.update({i: now for i in fresh})
+            self.scheduler.modify_job("pass", next_run_time=datetime.now(UTC))
 
     def health(self) -> Health:
         """Healthy: a leader whose passes succeed, or a standby whose lease checks work."""

@@ -8,6 +8,7 @@ from datetime import datetime
 from controlplane.aws.capacity import CapacityLedger, Takeback
 from controlplane.aws.observation import AwsObservation
 from controlplane.control.assemble import Assembly
+from controlplane.control.interruptions import Interrupted
 from controlplane.control.registration import RegistrationReview
 from controlplane.mesos.replies import AgentView
 from controlplane.model import Snapshot
@@ -30,6 +31,8 @@ class Observed:
     registrations: RegistrationReview
     #: What the loop knows of task durations and boot times, with this pass's samples.
     durations: DurationStats = field(default_factory=DurationStats)
+    #: What this pass took from the interruption queue, and what it comes to.
+    interrupted: Interrupted = field(default_factory=Interrupted)
 
     @property
     def snapshot(self) -> Snapshot:

@@ -12,16 +12,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
-from controlplane.aws.actions import ActionResult, Expired
+from controlplane.aws.actions import ActionResult
 from controlplane.aws.calls import AwsCaller, BotoClient
-from controlplane.aws.capacity import CapacityLedger, assess_delivery, back_off
+from controlplane.aws.capacity import assess_delivery, back_off
 from controlplane.aws.fleet_writes import FleetWriter
+from controlplane.aws.interruption_queue import InterruptionQueue
 from controlplane.aws.observation import AwsObserver
 from controlplane.aws.pool_rules import AdapterSettings
 from controlplane.aws.replies import ObservedGroup
@@ -35,6 +35,8 @@ from controlplane.control.expectations import (
     with_expectations,
     with_expected_ends,
 )
+from controlplane.control.interruptions import Interrupted, review_interruptions
+from controlplane.control.leaving import interrupted_agents, without_leaving
 from controlplane.control.observed import Observed
 from controlplane.control.pass_files import PassRecorder
 from controlplane.control.registration import review_registrations
@@ -42,7 +44,7 @@ from controlplane.control.relocating import Relocator
 from controlplane.demand import DemandSource
 from controlplane.mesos.observe import observe_agents
 from controlplane.mesos.replies import AgentView
-from controlplane.model import Plan, Pool, Snapshot
+from controlplane.model import Plan, Snapshot
 from controlplane.planning import plan as make_plan
 from controlplane.state import Lease, LeaseLostError, StateStore
 
@@ -140,6 +142,7 @@ class Reconciler:
         clock: Callable[[], datetime],
         recorder: PassRecorder | None = None,
         metrics: PassMetrics | None = None,
+        interruptions: InterruptionQueue | None = None,
     ) -> None:
         self.aws = aws
         self.mesos = mesos
@@ -149,6 +152,7 @@ class Reconciler:
         self.clock = clock
         self.recorder = recorder
         self.metrics = metrics
+        self.interruptions = interruptions
         self._abandon: threading.Event | None = None
 
     # ---- observe ------------------------------------------------------------------------
@@ -181,16 +185,22 @@ class Reconciler:
         )
         for expired in registrations.expired:
             ledger = back_off(ledger, expired.asg, expired.reason, settings, now)
+        interrupted = self._interruptions(views, aws.groups)
+        for asg, why in sorted(interrupted.back_off.items()):
+            ledger = back_off(ledger, asg, why, settings, now)
         durations = state.durations.learn(
             self._finished(),
             boot_samples(state.instances, aws.groups, registered, now),
             now.timestamp(),
         )
         pools = with_boot_times(
-            _without_expired(aws.pools, registrations.expired, ledger, now), durations
+            without_leaving(
+                aws.pools, registrations.expired, ledger, now, set(interrupted.back_off)
+            ),
+            durations,
         )
         ends = expected_ends(views, durations, now.timestamp(), boot_horizon(pools))
-        agents = with_expected_ends(mesos.agents, ends)
+        agents = interrupted_agents(with_expected_ends(mesos.agents, ends), interrupted)
         pending = with_expectations(pending, durations)
         assembly = _staged(
             "snapshot",
@@ -202,8 +212,11 @@ class Reconciler:
                 state.history,
                 state.floors_at(now),
                 cordoned={
-                    a for a, i in state.intents.items() if i.cordon and i.phase != "terminating"
-                },
+                    a
+                    for a, i in state.intents.items()
+                    if i.cordon and not i.interrupted and i.phase != "terminating"
+                }
+                - set(interrupted.cordons),
             ),
         )
         for agent_id, why in sorted(assembly.left_out_agents.items()):
@@ -221,7 +234,21 @@ class Reconciler:
             mesos.idle_since,
             registrations,
             durations,
+            interrupted,
         )
+
+    def _interruptions(
+        self, views: Sequence[AgentView], groups: Mapping[str, ObservedGroup]
+    ) -> Interrupted:
+        """Take what the interruption queue holds and say what it comes to."""
+        if self.interruptions is None:
+            return Interrupted()
+        queue = self.interruptions
+        messages = _staged("observe_interruptions", queue.take)
+        out = review_interruptions(messages, views, groups)
+        for kind, note in out.notes:
+            log.warning("interruption queue: %s: %s", kind, note)
+        return out
 
     def _finished(self) -> list[tuple[str, float]]:
         """(job, seconds) of tasks finished since the last pass, where the demand source is
@@ -332,38 +359,19 @@ class Reconciler:
         acts.fleet()
         acts.record_fleet()
         drains, fresh = acts.drains()
+        acts.interruptions(self._relocator())
         acts.relocate(self._relocator())
         acts.held(drains)
         remaining = acts.record_rest(drains, fresh)
+        done = seen.interrupted.done
+        if self.interruptions is not None and done and not opts.dry_run:
+            self._guard(lease)
+            _staged(
+                "record", lambda: self.interruptions.delete(done) if self.interruptions else None
+            )
         if self.recorder is not None:
             self.recorder.record(seen.now, seen.snapshot, plan, acts.results)
         return acts.results, remaining
-
-
-def _without_expired(
-    pools: Sequence[Pool], expired: Sequence[Expired], ledger: CapacityLedger, now: datetime
-) -> list[Pool]:
-    """Pools as they will be once this pass terminates `expired`: their desired capacity
-    lowered and their zones backed off, so that capacity never counts as placed."""
-    if not expired:
-        return list(pools)
-    drop = Counter(e.asg for e in expired if e.decrement)
-    backed = {e.asg for e in expired}
-    out = []
-    for pool in pools:
-        groups = [
-            g.model_copy(
-                update={
-                    "desired": g.desired - drop.get(g.asg, 0),
-                    "unavailable_until": ledger.unavailable_until(g.asg, now),
-                }
-            )
-            if g.asg in backed
-            else g
-            for g in pool.groups
-        ]
-        out.append(pool.model_copy(update={"groups": groups}))
-    return out
 
 
 def _staged(stage: str, fn: Callable[[], T]) -> T:

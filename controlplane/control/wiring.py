@@ -15,7 +15,8 @@ import boto3
 from prometheus_client import CollectorRegistry
 
 from controlplane.aws.calls import AwsCaller, AwsMetrics
-from controlplane.aws.clients import make_clients
+from controlplane.aws.clients import make_clients, make_sqs
+from controlplane.aws.interruption_queue import InterruptionQueue
 from controlplane.aws.observation import AwsObserver
 from controlplane.aws.secrets import SecretReader
 from controlplane.config import Settings
@@ -121,6 +122,12 @@ def build(
         max_unregistered_share=settings.loop.max_unregistered_share,
         ok_unregistered=settings.loop.ok_unregistered,
     )
+    interruptions = None
+    if aws.interruption_queue_url is not None:
+        sqs = make_sqs(aws.region, aws.endpoint_url, session)
+        interruptions = InterruptionQueue(
+            caller, sqs, aws.interruption_queue_url, max_per_pass=aws.interruptions_per_pass
+        )
     reconciler = Reconciler(
         aws=AwsAccess(caller, autoscaling, observer, adapter),
         mesos=operator,
@@ -130,6 +137,7 @@ def build(
         clock=clock,
         recorder=recorder,
         metrics=metrics,
+        interruptions=interruptions,
     )
     return Parts(settings, registry, caller, store, operator, reconciler, credentials)
 

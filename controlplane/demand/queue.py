@@ -15,7 +15,9 @@ relocates is marked durably before it is killed, and queued again when it ends k
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,6 +39,8 @@ RELAUNCH_STATES = frozenset(
 _STARTED = frozenset({"TASK_RUNNING", "TASK_STARTING", "TASK_STAGING", "TASK_KILLING"})
 #: The ends of a task the loop killed to relocate it: it is queued again (not a relaunch).
 RELOCATED_STATES = frozenset({"TASK_KILLED", *RELAUNCH_STATES})
+#: A relocation kill is sent again only this long after the last one (seconds).
+RESEND_KILL_S = 30.0
 #: Reasons kept per task (the newest).
 KEEP_REASONS = 5
 #: Finished-task durations kept for the next pass to learn from, at most.
@@ -107,6 +111,8 @@ class TaskQueue:
         self._finished: deque[tuple[str, float]] = deque(maxlen=MAX_FINISHED)
         #: How a task is killed in Mesos (the framework's driver), once it runs.
         self._kill: Callable[[str], None] | None = None
+        #: task id -> when its relocation kill last went out (monotonic seconds).
+        self._killed_at: dict[str, float] = {}
 
     def attach_killer(self, kill: Callable[[str], None]) -> None:
         """How `relocate` kills a task (the framework, once its driver runs)."""
@@ -283,11 +289,16 @@ class TaskQueue:
             kill = self._kill
             if entry is None or entry.state != RUNNING or kill is None:
                 return False
+            now = time.monotonic()
             if entry.relocating is None:
                 entry = replace(entry, relocating=reason)
                 self._write([entry])
                 self._entries[task_id] = entry
-        kill(task_id)  # again for one already marked: a kill that did not go out is resent
+            elif now - self._killed_at.get(task_id, -math.inf) < RESEND_KILL_S:
+                return True  # its kill is on its way; a second one would race its relaunch
+            self._killed_at = {t: at for t, at in self._killed_at.items() if t in self._entries}
+            self._killed_at[task_id] = now
+        kill(task_id)  # again for one marked long ago: a kill that did not go out is resent
         return True
 
     def relocating(self) -> dict[str, str]:

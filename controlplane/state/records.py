@@ -49,6 +49,9 @@ class DrainIntent(BaseModel):
     #: A consolidation cordon: the agent is deactivated with tasks running and waits for
     #: them to end (not given back because it is busy); a plan may give it back.
     cordon: bool = False
+    #: Cordoned because AWS is taking the instance back (a Spot interruption, a rebalance
+    #: recommendation, a scheduled change): never given back.
+    interrupted: bool = False
 
 
 class ScheduledFloor(BaseModel):
