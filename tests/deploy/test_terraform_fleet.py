@@ -10,6 +10,7 @@ from typing import Any
 import botocore.session
 import pytest
 
+from controlplane.aws.interruption_events import GONE_STATES, KINDS
 from controlplane.aws.pool_rules import (
     ATTRIBUTE_TAG_PREFIX,
     CLUSTER_TAG,
@@ -215,12 +216,13 @@ def test_daemon_config_file_loads_as_settings(tmp_path: Path) -> None:
         "allowed_cidrs": ["10.1.0.0/16"],
         "allowed_security_group_ids": [],
     }
+    queue = "https://sqs.eu-central-1.amazonaws.com/123456789012/prod-mesos-cp-interruptions"
     toml = console(
         [CONTROL_PLANE / "config.tf"],
         variables,
         "local.config_toml",
         tmp_path,
-        {"region": "eu-central-1"},
+        {"region": "eu-central-1", "interruption_queue_url": queue},
     )
     path = tmp_path / "controlplane.toml"
     path.write_text(toml, encoding="utf-8")
@@ -232,6 +234,7 @@ def test_daemon_config_file_loads_as_settings(tmp_path: Path) -> None:
     assert "\nsecret =" not in toml
     assert (settings.aws.region, settings.aws.state_table) == ("eu-central-1", "cp-state")
     assert settings.aws.termination_hook == "drain-hook"
+    assert settings.aws.interruption_queue_url == queue
     assert (settings.ops.host, settings.ops.port) == ("0.0.0.0", 9102)
     assert (settings.demand.listen_host, settings.demand.listen_port) == ("0.0.0.0", 8080)
     assert settings.demand.access.tokens_secret == TOKENS_ARN
@@ -245,7 +248,7 @@ def test_daemon_config_file_loads_as_settings(tmp_path: Path) -> None:
         variables,
         "local.config_toml",
         tmp_path,
-        {"region": "eu-central-1"},
+        {"region": "eu-central-1", "interruption_queue_url": None},
     )
     path.write_text(toml, encoding="utf-8")
     settings = load_settings(path)
@@ -266,6 +269,7 @@ def _api_calls() -> set[str]:
             ("dynamodb", "dynamodb"),
             ("secretsmanager", "secretsmanager"),
             ("ssm", "ssm"),
+            ("sqs", "sqs"),
         )
     }
     repo = MODULES.parents[1]
@@ -289,7 +293,12 @@ def _api_calls() -> set[str]:
             assert len(owners) == 1, f"{path}: {op.value} belongs to {owners}"
             calls.add(f"{owners[0]}:{op.value}")
     # StateStore.create_table serves tests and the demo; Terraform creates the table.
-    return calls - {"dynamodb:CreateTable", "dynamodb:DescribeTable"}
+    calls -= {"dynamodb:CreateTable", "dynamodb:DescribeTable"}
+    # A batch call is allowed by its single call's action.
+    return {BATCH_ACTIONS.get(c, c) for c in calls}
+
+
+BATCH_ACTIONS = {"sqs:DeleteMessageBatch": "sqs:DeleteMessage"}
 
 
 def test_iam_allows_every_call_the_code_makes_and_no_other_fleet_or_table_call() -> None:
@@ -310,8 +319,24 @@ def test_iam_allows_every_call_the_code_makes_and_no_other_fleet_or_table_call()
                 "ActOnThisClustersGroups",
                 "ReadNamedSecrets",
                 "ReadNamedParameters",
+                "ReadInterruptions",
             )
             for a in s["actions"]
             if a not in ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets")
         }
         assert sorted(fleet - calls) == [], f"{doc}: allowed but never called"
+
+
+def test_the_interruption_rules_send_exactly_the_events_the_loop_reads() -> None:
+    rules = locals_of(MODULES / "interruptions")["rules"]
+    sent = {
+        (source, kind)
+        for rule in rules.values()
+        for source in rule["pattern"]["source"]
+        for kind in rule["pattern"]["detail-type"]
+    }
+    assert sent == set(KINDS)
+    states = rules["state"]["pattern"]["detail"]["state"]
+    assert set(states) == GONE_STATES  # the others are not acted on: not sent
+    queue = resources(MODULES / "interruptions", "aws_sqs_queue")
+    assert all("kms_master_key_id" in q for q in queue.values())  # encrypted, both

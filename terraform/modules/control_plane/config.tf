@@ -1,5 +1,6 @@
-# The daemon's configuration file, kept apart (variables and local.region only) so that the
-# tests can evaluate it with `terraform console` and validate it against Settings.
+# The daemon's configuration file, kept apart (variables, local.region and
+# local.interruption_queue_url only) so that the tests can evaluate it with `terraform
+# console` and validate it against Settings.
 
 locals {
   # The APIs listen beyond loopback only when someone is allowed to reach them.
@@ -25,6 +26,7 @@ locals {
       "region = ${jsonencode(local.region)}",
       "state_table = ${jsonencode(var.state_table_name)}",
       "termination_hook = ${jsonencode(var.termination_hook_name)}",
+      local.interruption_queue_url == null ? "" : "interruption_queue_url = ${jsonencode(local.interruption_queue_url)}",
       "[demand]",
       "source = ${jsonencode(var.demand_source)}",
       var.demand_url == null ? "" : "url = ${jsonencode(var.demand_url)}",

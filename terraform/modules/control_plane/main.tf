@@ -73,6 +73,21 @@ data "aws_iam_policy_document" "assume" {
   }
 }
 
+# ---- the interruption queue (Spot warnings, rebalance, state changes) --------------------
+
+module "interruptions" {
+  source = "../interruptions"
+  count  = var.interruption_queue ? 1 : 0
+
+  cluster     = var.cluster
+  kms_key_arn = var.kms_key_arn
+  tags        = var.tags
+}
+
+locals {
+  interruption_queue_url = var.interruption_queue ? module.interruptions[0].queue_url : null
+}
+
 module "fleet_policy" {
   source = "../fleet_policy"
 
@@ -82,6 +97,8 @@ module "fleet_policy" {
   # The pass's state and the framework's durable task queue (StateStore.tasks_partition).
   table_partitions = [var.cluster, "${var.cluster}#tasks"]
   secret_arns      = compact([var.mesos_secret_arn, var.api_tokens_secret_arn])
+  # Read and delete on the interruption queue, when there is one.
+  interruption_queue_arn = var.interruption_queue ? module.interruptions[0].queue_arn : null
 }
 
 data "aws_iam_policy_document" "daemon" {

@@ -27,3 +27,8 @@ output "log_group_name" {
   description = "CloudWatch log group of the daemon."
   value       = aws_cloudwatch_log_group.daemon.name
 }
+
+output "interruption_queue_url" {
+  description = "The interruption queue the leader reads (null without interruption_queue)."
+  value       = local.interruption_queue_url
+}

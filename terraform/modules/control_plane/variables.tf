@@ -266,6 +266,12 @@ variable "python_bin" {
   default     = "python3.11"
 }
 
+variable "interruption_queue" {
+  type        = bool
+  description = "Create the interruption queue (modules/interruptions) and have the leader read it: Spot warnings, rebalance recommendations and instance state changes drain agents before AWS takes them. The kms_key_arn key policy must let events.amazonaws.com use it."
+  default     = true
+}
+
 variable "tags" {
   type        = map(string)
   description = "Extra tags for every resource (not controlplane:*: the daemon's group is no pool)."

@@ -131,4 +131,28 @@ data "aws_iam_policy_document" "fleet" {
       }
     }
   }
+
+  # The interruption queue (modules/interruptions): take and delete messages, nothing else.
+  dynamic "statement" {
+    for_each = var.interruption_queue_arn == null ? [] : [1]
+    content {
+      sid       = "ReadInterruptions"
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage"]
+      resources = [var.interruption_queue_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.interruption_queue_arn == null ? [] : [1]
+    content {
+      sid       = "InterruptionsKey"
+      actions   = ["kms:Decrypt"]
+      resources = [coalesce(var.interruption_kms_key_arn, var.kms_key_arn)]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["sqs.${local.region}.amazonaws.com"]
+      }
+    }
+  }
 }

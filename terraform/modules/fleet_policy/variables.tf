@@ -35,3 +35,15 @@ variable "floors_only" {
   description = "Only read the state and write schedule floors (a scheduler that runs no pass): no fleet access."
   default     = false
 }
+
+variable "interruption_queue_arn" {
+  type        = string
+  description = "The interruption queue (modules/interruptions) the role reads and deletes from; null: none."
+  default     = null
+}
+
+variable "interruption_kms_key_arn" {
+  type        = string
+  description = "The KMS key of the interruption queue (null: kms_key_arn)."
+  default     = null
+}
