@@ -31,6 +31,7 @@ from controlplane.aws.pool_rules import (
     PoolRules,
     rules_with_overrides,
 )
+from controlplane.aws.purchase import LIFECYCLE_ATTRIBUTE
 from controlplane.aws.replies import ObservedGroup, ObservedInstance, TemplateRef, parse_group
 from controlplane.errors import describe
 from controlplane.model import Group, Pool
@@ -226,12 +227,22 @@ def _instance_types(
 
 
 def _attributes(pool: str, members: list[ObservedGroup]) -> dict[str, str | int | float]:
+    """What every new instance of the pool advertises: the groups' attribute tags, and
+    `lifecycle` where all of them buy one kind (`purchase.py`)."""
     found: dict[str, str] = {}
+    kinds = {g.purchase.new_instance_lifecycle for g in members}
+    if len(kinds) == 1 and None not in kinds:
+        found[LIFECYCLE_ATTRIBUTE] = str(kinds.pop())
     for group in members:
         for key, value in group.tags.items():
             if not key.startswith(ATTRIBUTE_TAG_PREFIX):
                 continue
             attr = key.removeprefix(ATTRIBUTE_TAG_PREFIX)
+            if attr == LIFECYCLE_ATTRIBUTE:
+                raise BadAwsReplyError(
+                    f"pool {pool}: tag {key}: lifecycle is read from the groups' purchase "
+                    "options, not set by a tag"
+                )
             if attr in found and found[attr] != value:
                 raise BadAwsReplyError(
                     f"pool {pool}: tag {key} is {found[attr]!r} on one group, {value!r} on another"

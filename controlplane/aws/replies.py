@@ -8,11 +8,12 @@ wrong zone or size would send capacity (and money) to the wrong place.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from controlplane.aws.errors import BadAwsReplyError
 from controlplane.aws.pool_rules import POOL_TAG
+from controlplane.aws.purchase import Purchase, parse_purchase
 from controlplane.aws.weights import GroupUnits
 
 #: Lifecycle states of an instance on its way out: never terminate or count it again.
@@ -70,6 +71,8 @@ class ObservedGroup:
     launch_types: tuple[str, ...]
     instances: tuple[ObservedInstance, ...]
     units: GroupUnits | None = None
+    #: How it buys instances (on-demand unless its distribution asks for Spot).
+    purchase: Purchase = field(default_factory=Purchase)
 
     def desired_value(self, instances: int) -> int:
         """The DesiredCapacity to send for `instances` instances (units when weighted)."""
@@ -111,6 +114,7 @@ def parse_group(raw: Mapping[str, Any]) -> ObservedGroup:
         )
     zone = str(zones[0])
     template, weights = _template(raw, where)
+    purchase = parse_purchase(raw, where)
     raw_instances = raw.get("Instances", [])
     if not isinstance(raw_instances, list):
         raise BadAwsReplyError(f"{where}: Instances is not a list")
@@ -134,6 +138,7 @@ def parse_group(raw: Mapping[str, Any]) -> ObservedGroup:
         launch_types=tuple(sorted(weights)),
         instances=instances,
         units=units,
+        purchase=purchase,
     )
 
 

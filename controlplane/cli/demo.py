@@ -72,7 +72,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"{s['tasks_never_started']}, busy terminations {s['busy_terminations']}, "
             f"cordoned {s['agents_cordoned']} (given back {s['agents_uncordoned']}), "
             f"durations {s['durations']} (waits for emptying agents "
-            f"{s['waits_for_emptying_agents']})",
+            f"{s['waits_for_emptying_agents']}), relocated {s['tasks_relocated']}"
+            + (
+                f", Spot interruptions {s['spot_interruptions']} (tasks lost with them "
+                f"{s['tasks_lost_to_reclaims']})"
+                if s["spot"]
+                else ""
+            ),
             file=sys.stderr,
         )
         for name, p in s["pools"].items():

@@ -40,6 +40,9 @@ class Variant(_Strict):
 
     name: str = Field(min_length=1)
     rules: dict[str, Any] = Field(default_factory=dict)
+    #: The pools buy Spot only: cheaper (`spot_discount`) and interrupted at
+    #: `interruptions_per_hour`, each warning delivered through the interruption queue.
+    spot: bool = False
 
 
 #: The policy before consolidation, relocation and the boot-time grace (`--compare`).
@@ -70,6 +73,11 @@ class DemoConfig(_Strict):
     #: Tasks are submitted restartable (batch work that may run again from the start), so
     #: the rules' `relocate_after_s` may move them off cordoned agents.
     restartable: bool = True
+    #: A Spot variant's price: the on-demand price less this share.
+    spot_discount: float = Field(default=0.7, ge=0, lt=1)
+    #: Spot interruption warnings per running Spot instance per hour (then, two minutes
+    #: later, the instance is reclaimed).
+    interruptions_per_hour: float = Field(default=0.05, ge=0, le=10)
     rules: PoolRules = PoolRules(
         min_idle=0,
         max_idle=1,
@@ -86,6 +94,8 @@ class DemoConfig(_Strict):
         # The policy before consolidation: only agents that happen to go idle leave, after
         # the fixed grace (1000 boot times is never shorter than idle_grace_s).
         Variant(name="idle-only", rules=IDLE_ONLY),
+        # The same policy on Spot instances, with interruptions.
+        Variant(name="spot", spot=True),
     )
 
     @model_validator(mode="after")

@@ -30,6 +30,7 @@ from controlplane.demand.submission import MAX_BATCH
 from controlplane.demo.config import DemoConfig, Variant
 from controlplane.demo.workload import Arrival, Workload
 from controlplane.sim.clock import VirtualClock, utc
+from controlplane.sim.spot_market import SpotMarket
 from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
 
 log = logging.getLogger(__name__)
@@ -68,15 +69,25 @@ class Recording:
     #: (t, pool, kind, count, reason) of every scale action the daemon planned and made.
     actions: list[tuple[float, str, str, int, str]] = field(default_factory=list)
     busy_terminations: list[str] = field(default_factory=list)
+    #: A Spot run: interruption warnings, and the tasks on instances AWS then took.
+    spot: bool = False
+    interruptions: int = 0
+    lost_to_reclaims: list[str] = field(default_factory=list)
     passes: int = 0
     failed_passes: int = 0
     real_s: float = 0.0
 
 
-def world_spec(config: DemoConfig, rules: PoolRules) -> WorldSpec:
+def world_spec(config: DemoConfig, rules: PoolRules, spot: bool = False) -> WorldSpec:
     zones = tuple(sorted({z for p in config.pools for z in p.zones}))
     pools = tuple(
-        PoolSpec(name=p.name, instance_type=p.instance_type, max=p.max_per_zone, zones=p.zones)
+        PoolSpec(
+            name=p.name,
+            instance_type=p.instance_type,
+            max=p.max_per_zone,
+            zones=p.zones,
+            spot=spot,
+        )
         for p in config.pools
     )
     adapter = AdapterSettings(cluster=CLUSTER, default_rules=rules)
@@ -94,7 +105,11 @@ def world_spec(config: DemoConfig, rules: PoolRules) -> WorldSpec:
 
 
 def daemon_settings(
-    config: DemoConfig, world: SimWorld, rules: PoolRules, tokens_file: Path
+    config: DemoConfig,
+    world: SimWorld,
+    rules: PoolRules,
+    tokens_file: Path,
+    queue_url: str | None = None,
 ) -> Settings:
     pool_rules = {
         p.name: rules.model_copy(update={"hourly_price": p.hourly_price}) for p in config.pools
@@ -109,6 +124,7 @@ def daemon_settings(
                 "state_table": "demo-state",
                 "discovery_ttl_s": 3600,
                 "launch_deadline_s": max(600.0, 3 * config.boot_delay_s),
+                "interruption_queue_url": queue_url,
             },
             "loop": {
                 "interval_s": config.interval_s,
@@ -185,6 +201,7 @@ class Replay:
         self._token = ""
         self.record = Recording(variant.name if variant else "default")
         self._noise = np.random.default_rng(config.seed + 1)
+        self.market: SpotMarket | None = None
         gpu_pools = [p.name for p in config.pools if p.gpu]
         self._pool_for = (config.pools[0].name, gpu_pools[0] if gpu_pools else None)
 
@@ -193,7 +210,9 @@ class Replay:
 
     def run(self) -> Recording:
         began = time.monotonic()
-        spec = world_spec(self.config, self.rules)
+        spot = self.variant is not None and self.variant.spot
+        self.record.spot = spot
+        spec = world_spec(self.config, self.rules, spot)
         with (
             tempfile.TemporaryDirectory(prefix="cp-demo-") as tmp,
             SimWorld(spec, clock=self.clock) as world,
@@ -202,7 +221,16 @@ class Replay:
             tokens = Path(tmp) / "tokens"
             tokens.write_text(self._token + "\n")
             tokens.chmod(0o600)
-            settings = daemon_settings(self.config, world, self.rules, tokens)
+            queue_url = None
+            if spot:
+                sqs = world.session.client(
+                    "sqs", endpoint_url=world.moto_url, region_name=world.region
+                )
+                queue_url = sqs.create_queue(QueueName=f"{CLUSTER}-interruptions")["QueueUrl"]
+                rate = self.config.interruptions_per_hour
+                rng = np.random.default_rng(self.config.seed + 2)
+                self.market = SpotMarket(world, queue_url, rate, rng)
+            settings = daemon_settings(self.config, world, self.rules, tokens, queue_url)
             daemon = Daemon(
                 settings,
                 clock=lambda: utc(self.clock.now()),
@@ -238,6 +266,8 @@ class Replay:
             while next_arrival < len(arrivals) and arrivals[next_arrival].submit_s <= now:
                 due.append(next_arrival)
                 next_arrival += 1
+            if self.market is not None:
+                self.market.step(now, config.step_s)
             world.core.tick()
             report = world.bridge.sync()
             if now - last_lease >= settings_lease_every - 1e-9:
@@ -253,6 +283,10 @@ class Replay:
             if self.progress is not None:
                 self.progress(now / horizon, sample)
         self.record.busy_terminations = [str(v) for v in world.bridge.violations]
+        if self.market is not None:
+            self.record.interruptions = self.market.warnings
+            lost = world.bridge.lost_to_reclaims
+            self.record.lost_to_reclaims = sorted(t for v in lost for t in v.tasks)
 
     def _submit(self, daemon: Daemon, due: list[int]) -> None:
         base, gpu = self._pool_for

@@ -6,6 +6,7 @@
   routed to it, the largest of cpus, mem and gpus over one instance's, rounded up): no
   autoscaler can use less. Every figure is per pool at its own price, then summed.
 - waits count every submitted task: one that never started waited at least until the end.
+- a Spot run pays `spot_discount` less per instance-hour; its oracle cost stays on-demand.
 - static peak: the oracle's peak, provisioned for the whole replay (what a fixed fleet
   sized for the busiest minute costs).
 """
@@ -67,12 +68,15 @@ def _pool_figures(
             else np.zeros(0)
         )
         hours, oracle_hours = float(instances.sum() * step_h), float(oracle.sum() * step_h)
+        # A Spot run pays the Spot price; the oracle stays on-demand (the same work, no Spot).
+        price = pool.hourly_price * (1 - config.spot_discount if record.spot else 1)
         out[pool.name] = {
             "instance_type": pool.instance_type,
             "tasks": len(mine.arrivals),
             "instance_hours": round(hours, 2),
             "oracle_instance_hours": round(oracle_hours, 2),
-            "cost_usd": round(hours * pool.hourly_price, 2),
+            "hourly_price": round(price, 4),
+            "cost_usd": round(hours * price, 2),
             "oracle_cost_usd": round(oracle_hours * pool.hourly_price, 2),
             "cost_vs_oracle": round(hours / oracle_hours, 3) if oracle_hours else None,
             "peak_instances": int(instances.max()) if len(instances) else 0,
@@ -147,6 +151,11 @@ def summarize(record: Recording, workload: Workload, config: DemoConfig) -> dict
         "waits_for_emptying_agents": sum(a[3] for a in record.actions if a[2] == "wait"),
         "agents_cordoned": sum(1 for a in record.actions if a[2] == "cordon"),
         "agents_uncordoned": sum(1 for a in record.actions if a[2] == "uncordon"),
+        "spot": record.spot,
+        # Spot interruption warnings, and tasks still on an instance when AWS took it (ours
+        # are relocated on the warning; counted apart from busy terminations).
+        "spot_interruptions": record.interruptions,
+        "tasks_lost_to_reclaims": len(record.lost_to_reclaims),
         # Restartable tasks killed on cordoned agents and run again elsewhere.
         "tasks_relocated": sum(1 for a in record.actions if a[2] == "relocate"),
         "busy_terminations": len(record.busy_terminations),

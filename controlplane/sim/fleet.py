@@ -140,6 +140,10 @@ class FleetBridge:
         self._pool_of: dict[str, str] = {}
         self._lock = threading.Lock()
         self.violations: list[Violation] = []
+        #: Instances AWS takes back (Spot): leaving with tasks is then not the control
+        #: plane's doing, and is kept apart (`lost_to_reclaims`).
+        self.reclaimed: set[str] = set()
+        self.lost_to_reclaims: list[Violation] = []
         self.error_count = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -239,6 +243,9 @@ class FleetBridge:
             tasks = sorted(task_id for _, task_id in agent.tasks) if agent else []
         if tasks:
             violation = Violation(tracked.instance_id, aid, tracked.asg, step.at, tuple(tasks))
+            if tracked.instance_id in self.reclaimed:
+                self.lost_to_reclaims.append(violation)
+                return
             log.error("fleet bridge: %s", violation)
             step.violations.append(violation)
 

@@ -68,6 +68,9 @@ class AgentProfiles:
             if key.startswith(ATTRIBUTE_TAG_PREFIX)
         }
         attributes.update(pool=group.pool, zone=group.zone, asg=group.name)
+        # What the agent's user data reads from instance metadata; the sim makes every
+        # instance of a group that may buy Spot a Spot one.
+        attributes["lifecycle"] = "spot" if group.purchase.uses_spot else "on-demand"
         return AgentProfile(info.capacity(rules), attributes)
 
 

@@ -65,6 +65,8 @@ class PoolSpec(BaseModel):
     attributes: dict[str, str] = Field(default_factory=dict)
     #: Further group tags, e.g. `controlplane:mem_reserve_mib` rule overrides.
     tags: dict[str, str] = Field(default_factory=dict)
+    #: The groups buy Spot only (price-capacity-optimized, capacity rebalancing).
+    spot: bool = False
     #: Instance types (with an optional WeightedCapacity each) of a MixedInstancesPolicy;
     #: empty: the group launches the template's `instance_type`. moto launches the template's
     #: type even then, counting the first override's weight per instance.
@@ -253,8 +255,12 @@ class SimWorld:
                 name = f"{pool.name}-{zone}"
                 template = {"LaunchTemplateId": self.templates[pool.name], "Version": "$Latest"}
                 launch: dict[str, Any] = {"LaunchTemplate": template}
-                if pool.overrides:
-                    launch = {"MixedInstancesPolicy": mixed_policy(template, pool.overrides)}
+                if pool.overrides or pool.spot:
+                    types = pool.overrides or ((pool.instance_type, None),)
+                    launch = {"MixedInstancesPolicy": mixed_policy(template, types)}
+                if pool.spot:
+                    launch["MixedInstancesPolicy"]["InstancesDistribution"] = dict(SPOT_ONLY)
+                    launch["CapacityRebalance"] = True
                 self.autoscaling.create_auto_scaling_group(
                     AutoScalingGroupName=name,
                     **launch,
@@ -319,6 +325,14 @@ class SimWorld:
     def invariant_violations(self) -> list[str]:
         """Every broken safety rule so far: instances lost with tasks, emulator accounting."""
         return [str(v) for v in self.bridge.violations] + self.core.invariant_violations()
+
+
+#: An InstancesDistribution that buys Spot only.
+SPOT_ONLY = {
+    "OnDemandBaseCapacity": 0,
+    "OnDemandPercentageAboveBaseCapacity": 0,
+    "SpotAllocationStrategy": "price-capacity-optimized",
+}
 
 
 def mixed_policy(

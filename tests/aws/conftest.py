@@ -98,16 +98,21 @@ class World:
         cluster: str = CLUSTER,
         tags: dict[str, str] | None = None,
         overrides: tuple[tuple[str, int | None], ...] = (),
+        distribution: dict[str, Any] | None = None,
     ) -> None:
-        """One group; `overrides` (types, optional weights) make it a mixed-instance group."""
+        """One group; `overrides` (types, optional weights) make it a mixed-instance group,
+        and a `distribution` (an InstancesDistribution) one that may buy Spot."""
         all_tags = {"controlplane:cluster": cluster, "controlplane:pool": pool, **(tags or {})}
         template = {
             "LaunchTemplateId": self.template(f"lt-{pool}", instance_type),
             "Version": "$Latest",
         }
         launch: dict[str, Any] = {"LaunchTemplate": template}
-        if overrides:
-            launch = {"MixedInstancesPolicy": mixed_policy(template, overrides)}
+        if overrides or distribution is not None:
+            mixed = mixed_policy(template, overrides or ((instance_type, None),))
+            if distribution is not None:
+                mixed["InstancesDistribution"] = distribution
+            launch = {"MixedInstancesPolicy": mixed}
         self.autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=name,
             **launch,

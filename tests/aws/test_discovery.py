@@ -70,7 +70,7 @@ def test_tag_overrides_and_attributes(world: World) -> None:
     pool = world.observe().pools[0]
     assert pool.max_idle == 7
     assert pool.min_idle == 1  # from configuration defaults
-    assert pool.attributes == {"rack": "r1"}
+    assert pool.attributes == {"lifecycle": "on-demand", "rack": "r1"}
 
 
 def test_backoff_in_the_ledger_marks_the_group_unavailable(world: World) -> None:

@@ -142,6 +142,7 @@ METADATA = {
     "placement/availability-zone": "eu-central-1b",
     "tags/instance/aws:autoscaling:groupName": "prod-mesos-batch-eu-central-1b",
     "local-ipv4": "10.0.1.23",
+    "instance-life-cycle": "spot",
 }
 
 
@@ -217,7 +218,7 @@ def test_agent_user_data_advertises_its_instance_as_mesos_attributes(
     attributes = (root / "etc/mesos-agent/attributes").read_text(encoding="utf-8")
     assert attributes == (
         "pool:batch;zone:eu-central-1b;asg:prod-mesos-batch-eu-central-1b;"
-        "instance_id:i-0123456789abcdef0;tier:batch\n"
+        "instance_id:i-0123456789abcdef0;lifecycle:spot;tier:batch\n"
     )
     env = dict(
         line.split("=", 1)
