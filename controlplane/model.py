@@ -126,6 +126,9 @@ class Pool(Strict):
     #: `idle_grace_s` (1: keep an idle agent no longer than a new one takes to boot, the
     #: ski-rental break-even). None, or no boot time measured: `idle_grace_s`.
     idle_grace_boots: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
+    #: Tasks that say nothing of `lifecycle` may run on this pool's Spot agents and new
+    #: instances that may be Spot; false: only tasks with a `lifecycle` constraint may.
+    spot_by_default: bool = True
 
     @property
     def grace_s(self) -> float:

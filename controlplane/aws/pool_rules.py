@@ -70,6 +70,9 @@ class PoolRules(BaseModel):
     #: The idle grace as a multiple of the pool's measured boot time, when shorter than
     #: `idle_grace_s` (1: the ski-rental break-even; docs/decisions.md section 25).
     idle_grace_boots: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
+    #: Tasks without a `lifecycle` constraint may run on Spot (docs/decisions.md section 27);
+    #: false keeps the pool's Spot agents and instances for tasks that ask for them.
+    spot_by_default: bool = True
 
 
 #: Rule name -> tag that overrides it on a group.
@@ -93,6 +96,7 @@ RULE_TAGS: dict[str, str] = {
         "relocate_after_s",
         "max_relocations_per_hour",
         "idle_grace_boots",
+        "spot_by_default",
     )
 }
 
@@ -163,7 +167,7 @@ def rules_with_overrides(base: PoolRules, tags: Mapping[str, str], where: str) -
 def _parse_rule(rule: str, tag: str, text: str, where: str) -> object:
     if rule == "fitness":
         return text
-    if rule == "consolidate":
+    if rule in {"consolidate", "spot_by_default"}:
         if text.lower() not in {"true", "false"}:
             raise BadAwsReplyError(f"{where}: tag {tag}={text!r} is not true or false")
         return text.lower() == "true"

@@ -18,6 +18,7 @@ from controlplane.planning.bounds import lower_bound
 from controlplane.planning.consolidate import consolidation_phase
 from controlplane.planning.floor import FloorOutcome, floor_phase, floor_text
 from controlplane.planning.growth import PoolGrowth, growth_state
+from controlplane.planning.helpers.constraints import LIFECYCLE
 from controlplane.planning.helpers.fitness import pool_weights
 from controlplane.planning.helpers.rowwise import any_positive
 from controlplane.planning.idle import IdleOutcome, idle_phase
@@ -89,6 +90,8 @@ def _plan_once(snapshot: Snapshot, no_cordon: frozenset[str]) -> tuple[Plan, set
     classes = task_classes(snapshot, dims)
     attributes = {name for c in classes for name, _ in (*c.hard_attrs, *c.soft_attrs)}
     attributes.update(a for c in classes for a in c.job_attributes)
+    if not all(p.spot_by_default for p in snapshot.pools):
+        attributes.add(LIFECYCLE)  # kept off Spot unless asked: the rows' lifecycle counts
     jobs = {c.job for c in classes if c.job is not None}
     closing = {c.job for c in classes if c.unique_host and c.job is not None}
     growth = growth_state(snapshot)

@@ -146,6 +146,10 @@ def test_instance_type_reply_without_memory() -> None:
             {"controlplane:idle_grace_boots": "0"},
             "tag controlplane:idle_grace_boots='0' is invalid",
         ),
+        (
+            {"controlplane:spot_by_default": "sometimes"},
+            "tag controlplane:spot_by_default='sometimes' is not true or false",
+        ),
     ],
 )
 def test_bad_rule_tags_name_the_tag(tags: dict[str, str], message: str) -> None:

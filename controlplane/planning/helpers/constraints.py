@@ -27,6 +27,9 @@ from controlplane.planning.table import (
 )
 from controlplane.planning.tasks import TaskClass
 
+#: The attribute that says whether an agent (or a pool's new instance) is Spot.
+LIFECYCLE = "lifecycle"
+
 
 @dataclass
 class RowFilter:
@@ -54,6 +57,17 @@ class RowFilter:
                 out.append((pi, np.array(cols, dtype=np.int64), rows))
         return out
 
+    def _spot_consent(self, cls: TaskClass, pools: list[int], n: int) -> BoolArray | bool:
+        """A task that says nothing of `lifecycle` stays off the rows of pools that keep
+        Spot for those that ask (`spot_by_default` false): any row not known on-demand."""
+        t = self.table
+        keep = [pi for pi in pools if not t.pools[pi].spot_by_default]
+        if not keep or _asks_lifecycle(cls):
+            return True
+        on_demand = t.attr_codes[LIFECYCLE][:n] == t.code(LIFECYCLE, "on-demand")
+        allowed: BoolArray = ~np.isin(t.pool_idx[:n], keep) | on_demand
+        return allowed
+
     def hard_mask(self, cls: TaskClass, pools: list[int]) -> BoolArray:
         """Rows that may take one more task of the class (balance aside)."""
         t, n = self.table, self.table.n
@@ -68,6 +82,7 @@ class RowFilter:
         for pi, cols, rows in self._agent_guards:  # an agent with GPUs its pool lacks
             if pi in pools and not (cls.demand[cols] > 0).any():
                 mask[: len(rows)] &= ~rows
+        mask &= self._spot_consent(cls, pools, n)
         if cls.exclusive:
             mask &= (t.running[:n] == 0) & (t.placed[:n] == 0)
         for name, value in cls.hard_attrs:
@@ -90,6 +105,9 @@ class RowFilter:
         pool = growth.pool
         if kept_scarce(pool, self.table.dims, cls.demand):
             return []  # never an instance of a scarce pool for work that does not need it
+        unasked_spot = pool.attributes.get(LIFECYCLE) != "on-demand"
+        if unasked_spot and not pool.spot_by_default and not _asks_lifecycle(cls):
+            return []  # it may be Spot, and the task did not ask for that
         for name, amount in zip(self.table.dims, cls.demand, strict=True):
             if amount > pool.capacity.get(name, 0.0) * (1 + EPS):
                 return []
@@ -99,6 +117,10 @@ class RowFilter:
             if all(attrs.get(name) == value for name, value in cls.hard_attrs):
                 zones.append(zone)
         return zones
+
+
+def _asks_lifecycle(cls: TaskClass) -> bool:
+    return any(name == LIFECYCLE for name, _ in (*cls.hard_attrs, *cls.soft_attrs))
 
 
 def kept_scarce(pool: Pool, dims: Mapping[str, int], demand: FloatArray) -> list[str]:

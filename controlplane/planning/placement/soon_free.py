@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from controlplane.model import Agent, Hold, Task, Unplaced
+from controlplane.model import Agent, Hold, Pool, Task, Unplaced
 from controlplane.numbers import num
+from controlplane.planning.helpers.constraints import LIFECYCLE
 from controlplane.planning.table import EPS, CandidateTable, FloatArray, vector
 from controlplane.planning.tasks import TaskClass
 
@@ -48,9 +49,10 @@ class SoonFree:
             return  # nothing to wait for: no pool knows its boot time
         rooms: list[FloatArray] = []
         for row, agent in enumerate(t.agents):
-            boot_s = t.pools[int(t.pool_idx[row])].boot_s
-            if boot_s is None or not t.usable[row]:
+            pool = t.pools[int(t.pool_idx[row])]
+            if pool.boot_s is None or not t.usable[row] or _kept_spot(pool, agent):
                 continue
+            boot_s = pool.boot_s
             points = self._points(agent, boot_s)
             if not points:
                 continue
@@ -125,3 +127,9 @@ class SoonFree:
             )
             for pool, (count, first) in sorted(self.held.items())
         ]
+
+
+def _kept_spot(pool: Pool, agent: Agent) -> bool:
+    """A Spot agent of a pool that keeps Spot for tasks that ask: the unconstrained tasks
+    waiting here may not use it."""
+    return not pool.spot_by_default and agent.attributes.get(LIFECYCLE) != "on-demand"
