@@ -283,11 +283,12 @@ class TaskQueue:
     def relocate(self, task_id: str, reason: str) -> bool:
         """Kill a running task so that it runs again elsewhere: durably marked first (a
         new leader that sees it killed queues it again), then killed. False when it is not
-        a running task of this queue or no driver can kill it yet."""
+        a launched or running task of this queue or no driver can kill it yet (a launch
+        still staging is killed too: it would start where it must not run)."""
         with self._lock:
             entry = self._entries.get(task_id)
             kill = self._kill
-            if entry is None or entry.state != RUNNING or kill is None:
+            if entry is None or entry.state not in LIVE or kill is None:
                 return False
             now = time.monotonic()
             if entry.relocating is None:

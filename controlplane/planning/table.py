@@ -121,6 +121,10 @@ class CandidateTable:
         values = self.attr_values.setdefault(attribute, {})
         return values.setdefault(value, len(values))
 
+    def value_of(self, attribute: str, code: int) -> str:
+        """The attribute value a code stands for (for explanations: a linear search)."""
+        return next(v for v, c in self.attr_values.get(attribute, {}).items() if c == code)
+
     def track_attribute(self, attribute: str) -> None:
         """Start keeping integer codes of `attribute` for every row (-1 = absent)."""
         if attribute not in self.attr_codes:

@@ -149,7 +149,7 @@ def test_a_relocation_is_stored_before_the_kill_and_survives_a_failover(
         killed.append(task_id)
 
     queue.attach_killer(kill)
-    assert queue.relocate("t2", "cordoned") is False  # launched, not running: not killed
+    assert queue.relocate("t3", "cordoned") is False  # not a task of this queue
     assert queue.relocate("t1", "agent S1 cordoned 900s") is True
     assert killed == ["t1"] and queue.relocating() == {"t1": "S1"}
     # The leader dies before Mesos answers; the next one loads the mark ...

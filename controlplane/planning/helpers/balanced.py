@@ -31,13 +31,15 @@ def balanced_picks(
     reachable: Iterable[int],
     want: int,
     rescore: Callable[[int], float],
+    spanned: Iterable[int] = (),
 ) -> Iterator[tuple[int, int]]:
     """Up to `want` picks as (candidate position, candidates allowed at that pick).
 
     `values` and `score` describe the candidate rows (positions in row order: ties go to
     the lower position, as `argmax` does), `room_of(positions)` how many tasks of the class
     each holds (asked only for the rows that can matter); `counts` is the job's tasks per value;
-    `reachable` the values a new instance could add. The caller commits each pick before
+    `reachable` the values a new instance could add, `spanned` every value the pools span
+    (the least of them bounds every pick). The caller commits each pick before
     asking for the next: `rescore(pos)` is then the picked row's new score. Stops early
     where no allowed value has a row that fits: the caller then opens an instance, as the
     one-at-a-time path does.
@@ -61,12 +63,12 @@ def balanced_picks(
         left.update((pos, r) for pos, r in zip(top.tolist(), room.tolist(), strict=True))
         heapq.heapify(heap)
         heaps[value] = heap
-    count = {v: float(counts[v]) for v in {*heaps, *extra}}
+    count = {v: float(counts[v]) for v in {*heaps, *extra, *spanned}}
     for _ in range(want):
         domain = [v for v in count if sizes.get(v, 0) > 0 or v in extra]
         if not domain:
             break
-        low = min(count[v] for v in domain)
+        low = min(count.values())
         allowed = [v for v in domain if count[v] == low and sizes.get(v, 0) > 0]
         if not allowed:
             break

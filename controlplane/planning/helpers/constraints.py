@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from controlplane.model import Pool
+from controlplane.numbers import num
 from controlplane.planning.growth import PoolGrowth
 from controlplane.planning.helpers.rowwise import all_at_least
 from controlplane.planning.table import (
@@ -153,10 +154,31 @@ def reachable_codes(rows: RowFilter, cls: TaskClass, pools: list[int], attribute
     return out
 
 
+def spanned_codes(
+    table: CandidateTable, growth: list[PoolGrowth], pools: list[int], attribute: str
+) -> set[int]:
+    """Codes of every value the class's pools span: their agents' (usable or not) and their
+    groups' new instances' (open or not). A hard spread is a failure-domain promise: a
+    value that cannot take more still counts."""
+    n = table.n
+    codes = table.attr_codes[attribute][:n]
+    mine = np.isin(table.pool_idx[:n], pools) & (codes >= 0)
+    out = set(np.unique(codes[mine]).tolist())
+    for pi in pools:
+        pool = growth[pi].pool
+        for group in pool.groups:
+            value = instance_attributes(pool, group.zone).get(attribute)
+            if value is not None:
+                out.add(table.code(attribute, value))
+    return out
+
+
 def balanced_allowed(
     rows: RowFilter, cls: TaskClass, pools: list[int], attribute: str, mask: BoolArray
 ) -> IntArray:
-    """Codes of the attribute's values the next task of the class may go to."""
+    """Codes of the attribute's values the next task of the class may go to: those it can
+    reach that hold the fewest of its job's tasks over every value the pools span (none,
+    when a value it cannot reach holds fewer: the task waits rather than skew the spread)."""
     table = rows.table
     codes = table.attr_codes[attribute][: table.n]
     domain = set(np.unique(codes[mask & (codes >= 0)]).tolist())
@@ -164,11 +186,31 @@ def balanced_allowed(
     if not domain:
         return np.zeros(0, dtype=np.int64)
     assert cls.job is not None
+    spanned = spanned_codes(table, rows.growth, pools, attribute)  # may add codes: first
     by_value = job_counts_by_value(table, cls.job, attribute)
+    span = np.array(sorted(domain | spanned), dtype=np.int64)
+    low = by_value[span].min()
     values = np.array(sorted(domain), dtype=np.int64)
-    counts = by_value[values]
-    allowed: IntArray = values[counts == counts.min()]
+    allowed: IntArray = values[by_value[values] == low]
     return allowed
+
+
+def starved_values(
+    table: CandidateTable, growth: list[PoolGrowth], cls: TaskClass, pools: list[int]
+) -> list[str]:
+    """For a hard-balanced class: per attribute, the spanned values holding the fewest of
+    its job's tasks (the ones a next task would have to go to), as `name=value (n)`."""
+    out = []
+    for attribute in cls.balanced:
+        assert cls.job is not None
+        span = sorted(spanned_codes(table, growth, pools, attribute))  # may add codes: first
+        if not span:
+            continue
+        by_value = job_counts_by_value(table, cls.job, attribute)
+        low = min(by_value[c] for c in span)
+        names = [table.value_of(attribute, c) for c in span if by_value[c] == low]
+        out.append(f"{attribute} {', '.join(names)} ({num(float(low))} tasks of job {cls.job})")
+    return out
 
 
 def soft_score(rows: RowFilter, cls: TaskClass, idx: IntArray) -> FloatArray:

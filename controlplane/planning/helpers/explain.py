@@ -7,6 +7,7 @@ import numpy as np
 from controlplane.model import Snapshot
 from controlplane.numbers import num
 from controlplane.planning.growth import PoolGrowth
+from controlplane.planning.helpers.constraints import starved_values
 from controlplane.planning.table import (
     EPS,
     HYPOTHETICAL,
@@ -97,6 +98,9 @@ def cannot_place(
                 f"pool {pool.name}: balanced {', '.join(cls.balanced)} for job {cls.job} "
                 f"needs the least-used value, which cannot grow"
             )
+    if cls.balanced:
+        least = "; ".join(starved_values(table, growth, cls, pools))
+        parts.append(f"hard balanced: the next task must go to {least}, which can take no more")
     if not fitting:
         parts.append(_too_big(snapshot, table, cls, pools))
     return "; ".join(parts)

@@ -12,6 +12,7 @@ from controlplane.planning.helpers.constraints import (
     job_counts_by_value,
     reachable_codes,
     soft_score,
+    spanned_codes,
 )
 from controlplane.planning.table import FloatArray, IntArray
 from controlplane.planning.tasks import TaskClass
@@ -30,6 +31,7 @@ def fill_balanced(p: Placer, cls: TaskClass, pools: list[int], queue: list[Task]
     assert cls.job is not None
     (attribute,) = cls.balanced
     reachable = reachable_codes(p.rows_filter, cls, pools, attribute)
+    spanned = spanned_codes(t, p.growth, pools, attribute)  # may add codes: before counts
     counts = job_counts_by_value(t, cls.job, attribute)
     soft = soft_score(p.rows_filter, cls, rows) if cls.soft_count else np.zeros(len(rows))
 
@@ -52,7 +54,7 @@ def fill_balanced(p: Placer, cls: TaskClass, pools: list[int], queue: list[Task]
 
     placed = 0
     for pos, candidates in balanced_picks(
-        values, score, room_of, counts, reachable, len(queue), rescore
+        values, score, room_of, counts, reachable, len(queue), rescore, spanned
     ):
         row = int(rows[pos])
         fit = float(scores(np.array([pos]))[1][0])
