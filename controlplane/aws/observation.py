@@ -33,6 +33,7 @@ from controlplane.aws.pool_rules import (
 )
 from controlplane.aws.purchase import LIFECYCLE_ATTRIBUTE
 from controlplane.aws.replies import ObservedGroup, ObservedInstance, TemplateRef, parse_group
+from controlplane.aws.spot_prices import SpotPrices
 from controlplane.errors import describe
 from controlplane.model import Group, Pool
 
@@ -80,6 +81,7 @@ class AwsObserver:
             caller, ec2, settings.template_ttl_s, settings.cache_jitter, rng
         )
         self._types = InstanceTypeCatalog(caller, ec2)
+        self._spot = SpotPrices(caller, ec2, settings.template_ttl_s)
 
     def observe(self, ledger: CapacityLedger, now: datetime) -> AwsObservation:
         """Pools and groups as they are now; back-offs in `ledger` become unavailable_until.
@@ -155,12 +157,16 @@ class AwsObserver:
             raise BadAwsReplyError(f"pool {name}: its groups' controlplane:* rule tags disagree")
         attributes = _attributes(name, members)
         rule: PoolRules = rules[members[0].name]
+        price = rule.hourly_price
+        if attributes.get(LIFECYCLE_ATTRIBUTE) == "spot":  # AWS's price, else the configured
+            spot = self._spot.hourly(types, {g.zone for g in members}, now)
+            price = price if spot is None else round(spot, 6)
         try:
             return Pool(
                 name=name,
                 instance_type="|".join(types),
                 capacity=smallest_capacity(infos[t].capacity(rule) for t in types),
-                hourly_price=rule.hourly_price,
+                hourly_price=price,
                 min_idle=rule.min_idle,
                 max_idle=rule.max_idle,
                 idle_grace_s=rule.idle_grace_s,

@@ -10,6 +10,7 @@ import pytest
 
 from controlplane.aws.errors import BadAwsReplyError
 from controlplane.aws.purchase import Purchase, parse_purchase
+from controlplane.aws.spot_prices import parse_price
 from tests.aws.conftest import ZONES, World
 
 SPOT = {
@@ -60,3 +61,21 @@ def test_a_distribution_aws_would_not_send_is_refused_by_name(
         parse_purchase(raw, "group g")
     with pytest.raises(BadAwsReplyError, match="CapacityRebalance is 'yes'"):
         parse_purchase({"CapacityRebalance": "yes"}, "group g")
+
+
+def test_a_spot_pool_costs_what_aws_quotes_and_others_what_is_configured(world: World) -> None:
+    world.group("spot-a", "spot", ZONES[:1], distribution=SPOT)
+    world.group("od-a", "od", ZONES[:1])
+    pools = {p.name: p for p in world.observe().pools}
+    # moto quotes 0.00001 for every Spot instance; the configured default price is none.
+    assert pools["spot"].hourly_price == pytest.approx(0.00001)
+    assert pools["od"].hourly_price is None
+    calls = world.metrics.count("DescribeSpotPriceHistory")
+    world.observe()
+    assert world.metrics.count("DescribeSpotPriceHistory") == calls  # cached
+
+
+@pytest.mark.parametrize("quoted", ["free", "-1", "nan", "0"])
+def test_a_price_that_is_no_positive_number_is_refused_by_name(quoted: str) -> None:
+    with pytest.raises(BadAwsReplyError, match=f"spot price of m5.large in z: '{quoted}'"):
+        parse_price(quoted, "spot price of m5.large in z")

@@ -107,6 +107,7 @@ data "aws_iam_policy_document" "fleet" {
         "autoscaling:DescribeScalingActivities",
         "ec2:DescribeInstanceTypes",
         "ec2:DescribeLaunchTemplateVersions",
+        "ec2:DescribeSpotPriceHistory",
       ]
       resources = ["*"]
     }
