@@ -113,14 +113,19 @@ class PassActs:
         leaving = {d.agent for d in self.plan.scale_down}
         cordons += [c for a, c in sorted(reclaimed.items()) if a not in leaving]
         fresh = acts.start([*scale_down, *cordons], seen.state.intents, seen.now)
-        fresh = [
-            i.model_copy(update={"interrupted": True}) if i.agent_id in reclaimed else i
-            for i in fresh
-        ]
-        fresh += [  # a consolidation cordon AWS now reclaims is never given back either
-            i.model_copy(update={"interrupted": True, "reason": reclaimed[a].reason})
+        evicted = seen.interrupted.evict
+
+        def marked(intent: DrainIntent, reason: str | None = None) -> DrainIntent:
+            update = {"interrupted": True, "reclaim": intent.agent_id in evicted}
+            return intent.model_copy(update={**update, **({"reason": reason} if reason else {})})
+
+        fresh = [marked(i) if i.agent_id in reclaimed else i for i in fresh]
+        fresh += [  # a cordon AWS now reclaims is never given back, and may now be evicted
+            marked(i, reclaimed[a].reason)
             for a, i in sorted(seen.state.intents.items())
-            if a in reclaimed and i.cordon and not i.interrupted
+            if a in reclaimed
+            and i.cordon
+            and (not i.interrupted or (a in evicted and not i.reclaim))
         ]
         if fresh and not self.dry_run:
             for pool in sorted({i.pool for i in fresh if not i.cordon}):

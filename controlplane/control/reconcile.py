@@ -46,7 +46,7 @@ from controlplane.mesos.observe import observe_agents
 from controlplane.mesos.replies import AgentView
 from controlplane.model import Plan, Snapshot
 from controlplane.planning import plan as make_plan
-from controlplane.state import Lease, LeaseLostError, StateStore
+from controlplane.state import DrainIntent, Lease, LeaseLostError, StateStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -185,7 +185,7 @@ class Reconciler:
         )
         for expired in registrations.expired:
             ledger = back_off(ledger, expired.asg, expired.reason, settings, now)
-        interrupted = self._interruptions(views, aws.groups)
+        interrupted = self._interruptions(views, aws.groups, state.intents)
         for asg, why in sorted(interrupted.back_off.items()):
             ledger = back_off(ledger, asg, why, settings, now)
         durations = state.durations.learn(
@@ -238,16 +238,23 @@ class Reconciler:
         )
 
     def _interruptions(
-        self, views: Sequence[AgentView], groups: Mapping[str, ObservedGroup]
+        self,
+        views: Sequence[AgentView],
+        groups: Mapping[str, ObservedGroup],
+        intents: Mapping[str, DrainIntent],
     ) -> Interrupted:
-        """Take what the interruption queue holds and say what it comes to."""
-        if self.interruptions is None:
-            return Interrupted()
-        queue = self.interruptions
-        messages = _staged("observe_interruptions", queue.take)
-        out = review_interruptions(messages, views, groups)
-        for kind, note in out.notes:
-            log.warning("interruption queue: %s: %s", kind, note)
+        """Take what the interruption queue holds and say what it comes to; agents AWS is
+        reclaiming since an earlier pass are evicted again (a launch may have raced)."""
+        out = Interrupted()
+        if self.interruptions is not None:
+            messages = _staged("observe_interruptions", self.interruptions.take)
+            out = review_interruptions(messages, views, groups)
+            for kind, note in out.notes:
+                log.warning("interruption queue: %s: %s", kind, note)
+        present = {v.id for v in views}
+        for agent_id, intent in sorted(intents.items()):
+            if intent.reclaim and agent_id in present:
+                out.evict.setdefault(agent_id, intent.reason)
         return out
 
     def _finished(self) -> list[tuple[str, float]]:

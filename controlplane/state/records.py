@@ -52,6 +52,9 @@ class DrainIntent(BaseModel):
     #: Cordoned because AWS is taking the instance back (a Spot interruption, a rebalance
     #: recommendation, a scheduled change): never given back.
     interrupted: bool = False
+    #: AWS takes the instance (a Spot warning): the framework's tasks on it are relaunched
+    #: elsewhere every pass until it is gone (a launch that raced the warning included).
+    reclaim: bool = False
 
 
 class ScheduledFloor(BaseModel):
