@@ -125,6 +125,7 @@ class PassActs:
             for a, i in sorted(seen.state.intents.items())
             if a in reclaimed
             and i.cordon
+            and i.phase != "terminating"
             and (not i.interrupted or (a in evicted and not i.reclaim))
         ]
         if fresh and not self.dry_run:
