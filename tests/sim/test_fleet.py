@@ -53,7 +53,7 @@ def test_agents_register_after_the_boot_delay_with_the_adapters_capacity(
         assert (agent.pool, agent.zone, agent.asg) == (pool, zone, world.asg_name(pool, zone))
         assert agent.total == capacity[pool]
         assert agent.hostname.startswith("ip-10-0-")
-    assert observed[batch[0]].attributes == {"tier": "bulk"}
+    assert observed[batch[0]].attributes == {"lifecycle": "on-demand", "tier": "bulk"}
     assert world.bridge.agents() == {iid: agent_id_for(iid) for iid in sorted(batch + web)}
 
 
