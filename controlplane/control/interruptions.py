@@ -130,6 +130,6 @@ def evict(
                 outcome = "done" if port.relocate(task.id, why) else "failed"
             out.append(ActionResult("relocate", group, outcome, f"task {task.id}: {why}"))
     for kind, note in seen.interrupted.notes:
-        failed: ActionOutcome = "failed" if kind == "bad" else "done"
+        failed: ActionOutcome = "failed" if kind in ("bad", "unreadable") else "done"
         out.append(ActionResult("interruption", "", failed, f"{kind}: {note}"))
     return out

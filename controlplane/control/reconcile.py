@@ -20,6 +20,7 @@ from typing import Literal, Protocol, TypeVar
 from controlplane.aws.actions import ActionResult
 from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.capacity import assess_delivery, back_off
+from controlplane.aws.errors import AwsError
 from controlplane.aws.fleet_writes import FleetWriter
 from controlplane.aws.interruption_queue import InterruptionQueue
 from controlplane.aws.observation import AwsObserver
@@ -247,8 +248,12 @@ class Reconciler:
         reclaiming since an earlier pass are evicted again (a launch may have raced)."""
         out = Interrupted()
         if self.interruptions is not None:
-            messages = _staged("observe_interruptions", self.interruptions.take)
-            out = review_interruptions(messages, views, groups)
+            try:
+                out = review_interruptions(self.interruptions.take(), views, groups)
+            except AwsError as error:
+                # The queue adds to what the pass knows; without it the pass is what it was
+                # before the queue existed, and its messages wait for the next pass.
+                out.notes.append(("unreadable", f"the pass goes on without it: {error}"))
             for kind, note in out.notes:
                 log.warning("interruption queue: %s: %s", kind, note)
         present = {v.id for v in views}

@@ -18,8 +18,9 @@ import pytest
 
 from controlplane.aws.pool_rules import AdapterSettings
 from controlplane.control.daemon import Daemon
+from controlplane.sim.clock import VirtualClock
 from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
-from tests.control.conftest import CLUSTER, ZONES, settings_for
+from tests.control.conftest import CLUSTER, ZONES, ListDemand, Loop, settings_for, tasks
 from tests.control.test_daemon import RULES, desired, wait_for
 from tests.support.api_client import shared_token_file
 from tests.support.api_client import submit as api_submit
@@ -175,3 +176,30 @@ def test_a_spot_warning_moves_our_task_to_another_zone_and_is_deleted_after_acti
         assert world.invariant_violations() == []
     finally:
         daemon.stop()
+
+
+def test_an_unreadable_interruption_queue_does_not_stop_the_pass(world: SimWorld) -> None:
+    """The queue adds to what a pass knows: a queue that does not exist (or SQS failing)
+    is reported, and the pass plans and acts as it did before there was a queue."""
+    missing = f"{world.moto_url}/123456789012/no-such-queue"
+    loop = Loop(
+        world,
+        VirtualClock(1_800_000_000.0),
+        ListDemand(),
+        changes={
+            "aws": {
+                "region": world.region,
+                "endpoint_url": world.moto_url,
+                "state_table": "cp-state",
+                "discovery_ttl_s": 1,
+                "interruption_queue_url": missing,
+            }
+        },
+    )
+    loop.demand.tasks = tasks(2, cpus=3.0)
+    result = loop.step()
+    assert result.outcome == "ok", result.error
+    assert sum(loop.desired().values()) == 2  # it still scaled up for the waiting work
+    notes = [a for a in result.actions if a.kind == "interruption"]
+    assert [a.outcome for a in notes] == ["failed"]
+    assert notes[0].detail.startswith("unreadable: the pass goes on without it")
