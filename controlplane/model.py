@@ -30,6 +30,8 @@ from controlplane.numbers import num
 KNOWN_RESOURCES: tuple[str, ...] = ("cpus", "mem", "disk", "network", "gpus", "ports")
 #: Attribute names every agent and every pool instance carries implicitly.
 BUILTIN_ATTRIBUTES: tuple[str, ...] = ("zone", "pool", "hostname", "instance_type")
+#: The attribute saying whether an agent (or a pool's new instance) is `spot` or `on-demand`.
+LIFECYCLE = "lifecycle"
 
 
 #: Lifecycle of an agent as Mesos reports it (draining and drained agents take no tasks).

@@ -31,11 +31,10 @@ from controlplane.aws.pool_rules import (
     PoolRules,
     rules_with_overrides,
 )
-from controlplane.aws.purchase import LIFECYCLE_ATTRIBUTE
 from controlplane.aws.replies import ObservedGroup, ObservedInstance, TemplateRef, parse_group
 from controlplane.aws.spot_prices import SpotPrices
 from controlplane.errors import describe
-from controlplane.model import Group, Pool
+from controlplane.model import LIFECYCLE, Group, Pool
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +157,7 @@ class AwsObserver:
         attributes = _attributes(name, members)
         rule: PoolRules = rules[members[0].name]
         price = rule.hourly_price
-        if attributes.get(LIFECYCLE_ATTRIBUTE) == "spot":  # AWS's price, else the configured
+        if attributes.get(LIFECYCLE) == "spot":  # AWS's price, else the configured
             spot = self._spot.hourly(types, {g.zone for g in members}, now)
             price = price if spot is None else round(spot, 6)
         try:
@@ -239,13 +238,13 @@ def _attributes(pool: str, members: list[ObservedGroup]) -> dict[str, str | int 
     found: dict[str, str] = {}
     kinds = {g.purchase.new_instance_lifecycle for g in members}
     if len(kinds) == 1 and None not in kinds:
-        found[LIFECYCLE_ATTRIBUTE] = str(kinds.pop())
+        found[LIFECYCLE] = str(kinds.pop())
     for group in members:
         for key, value in group.tags.items():
             if not key.startswith(ATTRIBUTE_TAG_PREFIX):
                 continue
             attr = key.removeprefix(ATTRIBUTE_TAG_PREFIX)
-            if attr == LIFECYCLE_ATTRIBUTE:
+            if attr == LIFECYCLE:
                 raise BadAwsReplyError(
                     f"pool {pool}: tag {key}: lifecycle is read from the groups' purchase "
                     "options, not set by a tag"

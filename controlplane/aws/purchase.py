@@ -18,8 +18,6 @@ from typing import Any, Literal
 from controlplane.aws.errors import BadAwsReplyError
 
 Lifecycle = Literal["spot", "on-demand"]
-#: The Mesos attribute agents advertise their lifecycle in.
-LIFECYCLE_ATTRIBUTE = "lifecycle"
 STRATEGIES = frozenset(
     {
         "lowest-price",

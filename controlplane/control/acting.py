@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
-from controlplane.aws.actions import ActionResult
+from controlplane.aws.actions import ActionOutcome, ActionResult
 from controlplane.aws.capacity import CapacityLedger
 from controlplane.aws.fleet_writes import FleetWriter
 from controlplane.aws.lifecycle import waiting_terminations
@@ -153,28 +153,23 @@ class PassActs:
         moves = relocations(self.seen.snapshot, self.plan, cordoned_agents(self.seen, port))
         if not moves:
             return
-        asg = {a.id: a.asg or "" for a in self.seen.snapshot.agents}
-        if self.dry_run:
-            for m in moves:
-                self.results.append(
-                    ActionResult("relocate", asg.get(m.agent, ""), "dry_run", m.reason)
-                )
-            return
         now = self.seen.now
-        for pool in sorted({m.pool for m in moves}):
-            old = self.history.get(pool, PoolHistory())
-            recent = [t for t in old.relocations if (now - t).total_seconds() < HOUR_S]
-            added = [now] * sum(1 for m in moves if m.pool == pool)
-            self.history[pool] = old.model_copy(update={"relocations": recent + added})
-        self._commit(StateChanges(history=self._history_changes()))
-        self._stored()
+        if not self.dry_run:
+            for pool in sorted({m.pool for m in moves}):
+                old = self.history.get(pool, PoolHistory())
+                recent = [t for t in old.relocations if (now - t).total_seconds() < HOUR_S]
+                added = [now] * sum(1 for m in moves if m.pool == pool)
+                self.history[pool] = old.model_copy(update={"relocations": recent + added})
+            self._commit(StateChanges(history=self._history_changes()))
+            self._stored()
+        asg = {a.id: a.asg or "" for a in self.seen.snapshot.agents}
         for m in moves:
             self.guard()
-            done = port.relocate(m.task, m.reason)
+            outcome: ActionOutcome = "dry_run"
+            if not self.dry_run:
+                outcome = "done" if port.relocate(m.task, m.reason) else "failed"
             detail = f"task {m.task} on {m.agent}: {m.reason}"
-            self.results.append(
-                ActionResult("relocate", asg.get(m.agent, ""), "done" if done else "failed", detail)
-            )
+            self.results.append(ActionResult("relocate", asg.get(m.agent, ""), outcome, detail))
 
     def held(self, acts: DrainActs) -> None:
         """Drain and release instances the groups themselves hold in Terminating:Wait."""

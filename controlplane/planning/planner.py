@@ -13,12 +13,11 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from controlplane.model import Plan, ScaleUp, Snapshot, Summary, Uncordon
+from controlplane.model import LIFECYCLE, Plan, ScaleUp, Snapshot, Summary, Uncordon
 from controlplane.planning.bounds import lower_bound
 from controlplane.planning.consolidate import consolidation_phase
 from controlplane.planning.floor import FloorOutcome, floor_phase, floor_text
 from controlplane.planning.growth import PoolGrowth, growth_state
-from controlplane.planning.helpers.constraints import LIFECYCLE
 from controlplane.planning.helpers.fitness import pool_weights
 from controlplane.planning.helpers.rowwise import any_positive
 from controlplane.planning.idle import IdleOutcome, idle_phase

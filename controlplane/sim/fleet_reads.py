@@ -20,6 +20,7 @@ from controlplane.aws.errors import AwsError, BadAwsReplyError
 from controlplane.aws.instance_types import InstanceTypeCatalog, LaunchTemplateTypes
 from controlplane.aws.pool_rules import ATTRIBUTE_TAG_PREFIX, PoolRules, rules_with_overrides
 from controlplane.aws.replies import ObservedGroup
+from controlplane.model import LIFECYCLE
 
 #: Errors of one read that the bridge survives (logged, counted, retried next step).
 READ_ERRORS = (AwsError, BotoCoreError, ClientError)
@@ -70,7 +71,7 @@ class AgentProfiles:
         attributes.update(pool=group.pool, zone=group.zone, asg=group.name)
         # What the agent's user data reads from instance metadata; the sim makes every
         # instance of a group that may buy Spot a Spot one.
-        attributes["lifecycle"] = "spot" if group.purchase.uses_spot else "on-demand"
+        attributes[LIFECYCLE] = "spot" if group.purchase.uses_spot else "on-demand"
         return AgentProfile(info.capacity(rules), attributes)
 
 

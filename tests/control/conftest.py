@@ -156,6 +156,20 @@ def spec_of(*pools: PoolSpec) -> WorldSpec:
     )
 
 
+def realtime_spec(rules: PoolRules, max_size: int) -> WorldSpec:
+    """The real-time tests' world: one m5.xlarge pool over three zones, half-second boots,
+    the bridge and the allocator ticking fast."""
+    return WorldSpec(
+        cluster=CLUSTER,
+        zones=ZONES,
+        pools=(PoolSpec(name="batch", instance_type="m5.xlarge", max=max_size),),
+        settings=AdapterSettings(cluster=CLUSTER, default_rules=rules),
+        boot_delay_s=0.5,
+        bridge_interval_s=0.1,
+        allocation_interval_s=0.2,
+    )
+
+
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock()

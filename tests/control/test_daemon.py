@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from controlplane.aws.pool_rules import AdapterSettings, PoolRules
+from controlplane.aws.pool_rules import PoolRules
 from controlplane.control.daemon import Daemon
-from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
-from tests.control.conftest import CLUSTER, ZONES, settings_for
+from controlplane.sim.world import SimWorld
+from tests.control.conftest import realtime_spec, settings_for
 from tests.support.api_client import shared_token_file
 from tests.support.api_client import submit as api_submit
 
@@ -40,34 +40,26 @@ def wait_for(cond: Callable[[], object], timeout: float, what: str) -> None:
 
 @pytest.fixture
 def world() -> Iterator[SimWorld]:
-    spec = WorldSpec(
-        cluster=CLUSTER,
-        zones=ZONES,
-        pools=(PoolSpec(name="batch", instance_type="m5.xlarge", max=6),),
-        settings=AdapterSettings(cluster=CLUSTER, default_rules=RULES),
-        boot_delay_s=0.5,
-        bridge_interval_s=0.1,
-        allocation_interval_s=0.2,
-    )
-    with SimWorld(spec) as w:
+    with SimWorld(realtime_spec(RULES, 6)) as w:
         yield w
 
 
-def daemon(world: SimWorld, holder: str) -> Daemon:
-    settings = settings_for(
-        world,
-        default_rules=RULES.model_dump(),
-        mesos={"masters": [world.mesos_address], "refuse_seconds": 0.5, "attempts": 3},
-        loop={"interval_s": 0.5, "lease_ttl_s": 6, "lease_margin_s": 1},
-        demand={
+def daemon(world: SimWorld, holder: str, **changes: object) -> Daemon:
+    """A daemon of the real-time world; `changes` replace whole settings sections."""
+    sections: dict[str, object] = {
+        "default_rules": RULES.model_dump(),
+        "mesos": {"masters": [world.mesos_address], "refuse_seconds": 0.5, "attempts": 3},
+        "loop": {"interval_s": 0.5, "lease_ttl_s": 6, "lease_margin_s": 1},
+        "demand": {
             "source": "framework",
             "listen_port": 0,
             "access": {"tokens_file": str(shared_token_file())},
             "commands": {"noop": ["true"]},
             "default_command": "noop",
         },
-        ops={"port": 0, "json_logs": False},
-    )
+        "ops": {"port": 0, "json_logs": False},
+    }
+    settings = settings_for(world, **{**sections, **changes})
     d = Daemon(settings, holder=holder, session=world.session)
     d.parts.store.create_table()
     return d

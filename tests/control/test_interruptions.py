@@ -16,28 +16,17 @@ from typing import Any
 
 import pytest
 
-from controlplane.aws.pool_rules import AdapterSettings
-from controlplane.control.daemon import Daemon
 from controlplane.sim.clock import VirtualClock
-from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
-from tests.control.conftest import CLUSTER, ZONES, ListDemand, Loop, settings_for, tasks
+from controlplane.sim.world import SimWorld
+from tests.control.conftest import ListDemand, Loop, realtime_spec, tasks
 from tests.control.test_daemon import RULES, desired, wait_for
-from tests.support.api_client import shared_token_file
+from tests.control.test_daemon import daemon as make_daemon
 from tests.support.api_client import submit as api_submit
 
 
 @pytest.fixture
 def world() -> Iterator[SimWorld]:
-    spec = WorldSpec(
-        cluster=CLUSTER,
-        zones=ZONES,
-        pools=(PoolSpec(name="batch", instance_type="m5.xlarge", max=4),),
-        settings=AdapterSettings(cluster=CLUSTER, default_rules=RULES),
-        boot_delay_s=0.5,
-        bridge_interval_s=0.1,
-        allocation_interval_s=0.2,
-    )
-    with SimWorld(spec) as w:
+    with SimWorld(realtime_spec(RULES, 4)) as w:
         yield w
 
 
@@ -83,30 +72,15 @@ def test_a_spot_warning_moves_our_task_to_another_zone_and_is_deleted_after_acti
 ) -> None:
     sqs = world.session.client("sqs", endpoint_url=world.moto_url, region_name=world.region)
     url = sqs.create_queue(QueueName="cp-interruptions")["QueueUrl"]
-    settings = settings_for(
-        world,
-        aws={
-            "region": world.region,
-            "endpoint_url": world.moto_url,
-            "state_table": "cp-state",
-            "discovery_ttl_s": 1,
-            "interruption_queue_url": url,
-        },
-        default_rules=RULES.model_dump(),
-        mesos={"masters": [world.mesos_address], "refuse_seconds": 0.5, "attempts": 3},
-        loop={"interval_s": 3, "lease_ttl_s": 9, "lease_margin_s": 1},
-        demand={
-            "source": "framework",
-            "listen_port": 0,
-            "access": {"tokens_file": str(shared_token_file())},
-            "commands": {"noop": ["true"]},
-            "default_command": "noop",
-        },
-        ops={"port": 0, "json_logs": False},
-    )
-    daemon = Daemon(settings, holder="d1", session=world.session)
-    daemon.parts.store.create_table()
-    daemon.start()
+    aws = {
+        "region": world.region,
+        "endpoint_url": world.moto_url,
+        "state_table": "cp-state",
+        "discovery_ttl_s": 1,
+        "interruption_queue_url": url,
+    }
+    loop = {"interval_s": 3, "lease_ttl_s": 9, "lease_margin_s": 1}
+    daemon = make_daemon(world, "d1", aws=aws, loop=loop).start()
     try:
         wait_for(lambda: daemon.not_accepting() is None, 15, "the leader to accept work")
         assert daemon.demand_server is not None and daemon.queue is not None

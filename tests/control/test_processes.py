@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from controlplane.aws.pool_rules import AdapterSettings, PoolRules
+from controlplane.aws.pool_rules import PoolRules
 from controlplane.config import load_settings
 from controlplane.control.wiring import build
-from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
-from tests.control.conftest import CLUSTER, ZONES
+from controlplane.sim.world import SimWorld
+from tests.control.conftest import CLUSTER, ZONES, realtime_spec
 from tests.support.api_client import call, submit, token_file
 
 RULES = PoolRules(
@@ -30,16 +30,7 @@ RULES = PoolRules(
 
 @pytest.fixture
 def world() -> Iterator[SimWorld]:
-    spec = WorldSpec(
-        cluster=CLUSTER,
-        zones=ZONES,
-        pools=(PoolSpec(name="batch", instance_type="m5.xlarge", max=4),),
-        settings=AdapterSettings(cluster=CLUSTER, default_rules=RULES),
-        boot_delay_s=0.5,
-        bridge_interval_s=0.1,
-        allocation_interval_s=0.2,
-    )
-    with SimWorld(spec) as w:
+    with SimWorld(realtime_spec(RULES, 4)) as w:
         yield w
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from controlplane.model import Pool
+from controlplane.model import LIFECYCLE, Pool
 from controlplane.numbers import num
 from controlplane.planning.growth import PoolGrowth
 from controlplane.planning.helpers.rowwise import all_at_least
@@ -27,9 +27,6 @@ from controlplane.planning.table import (
     instance_attributes,
 )
 from controlplane.planning.tasks import TaskClass
-
-#: The attribute that says whether an agent (or a pool's new instance) is Spot.
-LIFECYCLE = "lifecycle"
 
 
 @dataclass

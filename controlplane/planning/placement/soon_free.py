@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from controlplane.model import Agent, Hold, Pool, Task, Unplaced
+from controlplane.model import LIFECYCLE, Agent, Hold, Pool, Task, Unplaced
 from controlplane.numbers import num
-from controlplane.planning.helpers.constraints import LIFECYCLE
 from controlplane.planning.table import EPS, CandidateTable, FloatArray, vector
 from controlplane.planning.tasks import TaskClass
 
