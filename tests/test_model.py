@@ -98,6 +98,16 @@ def test_used_above_total_is_refused() -> None:
     assert "used cpus 17 exceeds total 16" in _error(doc)
 
 
+def test_releases_above_what_the_agent_uses_are_refused() -> None:
+    doc = _doc()
+    doc["agents"][0]["used"] = {"cpus": 2}
+    doc["agents"][0]["expected_releases"] = [
+        {"at": "2026-11-23T12:01:00Z", "resources": {"cpus": 1.5}},
+        {"at": "2026-11-23T12:02:00Z", "resources": {"cpus": 1}},
+    ]
+    assert "expected_releases give back cpus 2.5, more than the 2 it uses" in _error(doc)
+
+
 def test_duplicate_ids_are_refused() -> None:
     assert "pending: duplicate id 't-1'" in _error(_doc(pending=[task("t-1"), task("t-1")]))
     assert "agents: duplicate id 'A-1'" in _error(_doc(agents=[agent("A-1"), agent("A-1")]))
