@@ -110,11 +110,11 @@ class TaskQueue:
         #: (job, seconds) of tasks that finished since the last `take_finished`.
         self._finished: deque[tuple[str, float]] = deque(maxlen=MAX_FINISHED)
         #: How a task is killed in Mesos (the framework's driver), once it runs.
-        self._kill: Callable[[str], None] | None = None
+        self._kill: Callable[[str], bool] | None = None
         #: task id -> when its relocation kill last went out (monotonic seconds).
         self._killed_at: dict[str, float] = {}
 
-    def attach_killer(self, kill: Callable[[str], None]) -> None:
+    def attach_killer(self, kill: Callable[[str], bool]) -> None:
         """How `relocate` kills a task (the framework, once its driver runs)."""
         with self._lock:
             self._kill = kill
@@ -298,8 +298,11 @@ class TaskQueue:
             elif now - self._killed_at.get(task_id, -math.inf) < RESEND_KILL_S:
                 return True  # its kill is on its way; a second one would race its relaunch
             self._killed_at = {t: at for t, at in self._killed_at.items() if t in self._entries}
-            self._killed_at[task_id] = now
-        kill(task_id)  # again for one marked long ago: a kill that did not go out is resent
+        # Again for one marked long ago: a kill that did not go out is resent. Only a kill
+        # that went out holds the next one back.
+        if kill(task_id):
+            with self._lock:
+                self._killed_at[task_id] = now
         return True
 
     def relocating(self) -> dict[str, str]:

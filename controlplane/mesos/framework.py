@@ -240,17 +240,20 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
             self.callback_errors += 1
             log.exception("revive after new work failed; the next subscription retries")
 
-    def kill(self, task_id: str) -> None:
-        """Ask Mesos to kill one of our tasks (the loop relocates it). Never raises: a kill
-        that does not go out is sent again by the next pass."""
+    def kill(self, task_id: str) -> bool:
+        """Ask Mesos to kill one of our tasks (the loop relocates it); whether it went out.
+        Never raises: a kill that does not go out is sent again by the next pass (pymesos
+        drops a call made while it reconnects without a word, so that is checked first)."""
         driver = self.driver
-        if driver is None:
-            return
+        if driver is None or not getattr(driver, "connected", False):
+            return False
         try:
             driver.killTask({"value": task_id})
         except Exception:
             self.callback_errors += 1
             log.exception("kill of task %s failed; the next pass sends it again", task_id)
+            return False
+        return True
 
     # ---- task status --------------------------------------------------------------------
 

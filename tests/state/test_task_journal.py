@@ -143,10 +143,11 @@ def test_a_relocation_is_stored_before_the_kill_and_survives_a_failover(
     queue.update("t1", "TASK_RUNNING", at=100.0)
     assert queue.relocate("t1", "cordoned") is False  # no driver to kill it yet
 
-    def kill(task_id: str) -> None:  # the driver: by then the mark must be stored
+    def kill(task_id: str) -> bool:  # the driver: by then the mark must be stored
         stored = {i["item"]["S"]: i for i in store.load_tasks()}
         assert '"relocating":"agent S1 cordoned 900s"' in stored["task#t1"]["body"]["S"]
         killed.append(task_id)
+        return True
 
     queue.attach_killer(kill)
     assert queue.relocate("t3", "cordoned") is False  # not a task of this queue
