@@ -136,6 +136,8 @@ class PassActs:
             self._commit(StateChanges(put_intents=fresh, history=self._history_changes()))
             self._stored()
         acts.deactivate_new(fresh, seen.now)
+        if self.settle_s == 0:  # a settle time asks for the two-phase wait
+            acts.terminate_confirmed(fresh, seen.now)
         return acts, fresh
 
     def interruptions(self, port: Relocator | None) -> None:

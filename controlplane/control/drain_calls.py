@@ -14,8 +14,9 @@ from typing import Protocol
 
 from controlplane.aws.actions import ActionOutcome, ActionResult
 from controlplane.aws.fleet_writes import FleetWriter
-from controlplane.control.drain_decisions import HeldInstance, IntentStep
-from controlplane.mesos.replies import MesosError
+from controlplane.control.drain_decisions import HeldInstance, IntentStep, quiet
+from controlplane.mesos.observe import marked
+from controlplane.mesos.replies import AgentView, MesosError
 from controlplane.model import Cordon, ScaleDown
 from controlplane.state import DrainIntent
 
@@ -27,6 +28,7 @@ class MesosAgentCalls(Protocol):
 
     def deactivate_agent(self, agent_id: str) -> None: ...
     def reactivate_agent(self, agent_id: str) -> None: ...
+    def agents_only(self) -> list[AgentView]: ...
 
 
 class DrainActs:
@@ -142,6 +144,39 @@ class DrainActs:
         for intent in intents:
             if self._mesos("deactivate", intent, intent.reason):
                 self._put(intent, "deactivated", now)
+
+    def terminate_confirmed(self, intents: Sequence[DrainIntent], now: datetime) -> None:
+        """Idle drains this pass deactivated, terminated in the same pass when Mesos, read
+        again after the deactivation, shows each deactivated and empty.
+
+        The master handles calls in order: once DEACTIVATE_AGENT has answered, the agent's
+        offers are rescinded and a launch on them fails, and a launch it took before shows
+        in the agent's allocation. A read after the answer is as sound as the next pass's
+        and saves one pass of an idle instance per drain. An agent that shows work, or a
+        read that fails, is left to the next pass (the two-phase path)."""
+        due = [
+            self.puts[i.agent_id]
+            for i in intents
+            if not i.cordon
+            and i.agent_id in self.puts
+            and self.puts[i.agent_id].phase == "deactivated"
+        ]
+        if not due or self.dry_run:
+            return
+        self.guard()
+        try:
+            views = {v.id: v for v in self.mesos.agents_only()}
+        except MesosError as error:
+            log.warning("drains wait for the next pass: agents not read again: %s", error)
+            return
+        steps = []
+        for intent in due:
+            view = views.get(intent.agent_id)
+            if view is not None and quiet(view) and not marked(view):
+                why = "deactivated and empty (read again after the deactivation)"
+                steps.append(IntentStep("terminate", intent, why))
+        if steps:
+            self._terminate(steps, now)
 
     # ---- lifecycle hook -----------------------------------------------------------------
 

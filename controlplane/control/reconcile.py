@@ -48,6 +48,7 @@ from controlplane.mesos.replies import AgentView
 from controlplane.model import Plan, Snapshot
 from controlplane.planning import plan as make_plan
 from controlplane.state import DrainIntent, Lease, LeaseLostError, StateStore
+from controlplane.state.durations import DurationStats
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,6 +60,7 @@ class MesosOperator(Protocol):
     def agents(self) -> list[AgentView]: ...
     def deactivate_agent(self, agent_id: str) -> None: ...
     def reactivate_agent(self, agent_id: str) -> None: ...
+    def agents_only(self) -> list[AgentView]: ...
 
 
 class PassMetrics(Protocol):
@@ -108,6 +110,8 @@ class PassResult:
     actions: list[ActionResult] = field(default_factory=list)
     drains_in_progress: int = 0
     duration_s: float = 0.0
+    #: What the loop knew of task durations and boot times in this pass.
+    durations: DurationStats | None = None
 
 
 class StageError(Exception):
@@ -286,7 +290,7 @@ class Reconciler:
         try:
             self._guard(lease)
             seen = self.observe()
-            result.snapshot = seen.snapshot
+            result.snapshot, result.durations = seen.snapshot, seen.durations
             result.plan = _staged("plan", lambda: make_plan(seen.snapshot))
             if self.metrics is not None:
                 self.metrics.observe_groups(seen.aws.groups)

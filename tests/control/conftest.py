@@ -16,6 +16,7 @@ from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.config import Settings
 from controlplane.control.reconcile import PassResult
 from controlplane.control.wiring import Parts, build
+from controlplane.mesos.replies import MesosError
 from controlplane.model import Task
 from controlplane.sim.clock import VirtualClock, utc
 from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
@@ -134,6 +135,15 @@ class Loop:
 
     def writes(self, operation: str) -> int:
         return self.parts.caller.metrics.count(operation, "ok")
+
+    def two_phase(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Drains wait a pass between deactivation and termination, as when Mesos cannot
+        be read again after the deactivation (these parts only: `restart` undoes it)."""
+
+        def unreachable() -> list[object]:
+            raise MesosError("master unreachable")
+
+        monkeypatch.setattr(self.parts.operator, "agents_only", unreachable)
 
 
 def world_spec(max_size: int = 10, min_size: int = 0, desired: int = 0) -> WorldSpec:

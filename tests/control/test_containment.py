@@ -69,9 +69,10 @@ def test_a_malformed_group_is_skipped_and_the_other_pools_still_pass(
 
 
 def test_drain_records_survive_a_master_that_lists_no_agents(
-    world: SimWorld, clock: VirtualClock
+    world: SimWorld, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     loop = _idle_fleet(world, clock)
+    loop.two_phase(monkeypatch)
     loop.step(61)
     intents = loop.parts.store.load().intents
     assert len(intents) == 3

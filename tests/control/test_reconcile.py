@@ -20,7 +20,7 @@ def _agents(world: SimWorld) -> dict[str, bool]:
         return {a.id: a.active for a in world.core.agents.values()}
 
 
-def test_demand_scales_up_balanced_once_then_idle_agents_drain_in_two_phases(
+def test_demand_scales_up_balanced_once_then_idle_agents_leave_in_the_pass_that_drains_them(
     world: SimWorld, clock: VirtualClock
 ) -> None:
     demand = ListDemand(tasks(6))
@@ -39,16 +39,16 @@ def test_demand_scales_up_balanced_once_then_idle_agents_drain_in_two_phases(
     assert held.plan.scale_down == [] and held.plan.scale_up == []
 
     demand.tasks = []
-    loop.step(61)  # idle past the grace: drains start (phase 1), nothing terminated
-    assert list(_agents(world).values()) == [False] * 6
-    assert sorted(loop.desired().values()) == [2, 2, 2]
-    state = loop.parts.store.load()
-    assert {i.phase for i in state.intents.values()} == {"deactivated"}
-    assert state.history["batch"].last_scale_down is not None
-    loop.step(30)  # phase 2: deactivated and empty -> terminated with decrement
+    drained = loop.step(61)  # idle past the grace: deactivated, read again empty, terminated
+    kinds = [a.kind for a in drained.actions if a.outcome == "done"]
+    assert kinds.count("deactivate") == 6
+    assert kinds.index("deactivate") < kinds.index("scale_down")  # deactivated first
     assert sorted(loop.desired().values()) == [0, 0, 0]
     assert loop.writes("TerminateInstanceInAutoScalingGroup") == 6
     assert _agents(world) == {}
+    state = loop.parts.store.load()
+    assert {i.phase for i in state.intents.values()} == {"terminating"}
+    assert state.history["batch"].last_scale_down is not None
     loop.step(30)
     assert loop.parts.store.load().intents == {}
     assert loop.writes("TerminateInstanceInAutoScalingGroup") == 6
@@ -66,28 +66,42 @@ def _idle_fleet(world: SimWorld, clock: VirtualClock, **changes: object) -> Loop
     return loop
 
 
-def test_work_arriving_before_termination_reactivates_and_drops_the_intent(
-    world: SimWorld, clock: VirtualClock
+def test_a_launch_that_lands_with_the_deactivation_keeps_the_instance_and_reactivates_it(
+    world: SimWorld, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     loop = _idle_fleet(world, clock)
+    raced: list[str] = []
+    deactivate = world.core.set_active
+
+    def deactivate_then_launch(agent_id: str, active: bool) -> None:
+        deactivate(agent_id, active)
+        if not active and not raced:  # a launch the master took just before the call
+            raced.append(agent_id)
+            run_task(world.core, agent_id, "late")
+
+    monkeypatch.setattr(world.core, "set_active", deactivate_then_launch)
     loop.step(61)
-    drained = [a for a, active in _agents(world).items() if not active]
-    assert len(drained) == 3
-    run_task(world.core, drained[0], "late")  # a launch that raced the deactivation
+    assert len(raced) == 1
+    assert list(_agents(world)) == raced  # the other two left in the same pass
+    assert _agents(world)[raced[0]] is False
+    assert loop.writes("TerminateInstanceInAutoScalingGroup") == 2
     loop.step(5)
-    assert _agents(world)[drained[0]] is True  # reactivated
-    assert drained[0] not in loop.parts.store.load().intents
-    assert len(_agents(world)) == 1
+    assert _agents(world)[raced[0]] is True  # reactivated
+    assert raced[0] not in loop.parts.store.load().intents
     assert sorted(loop.desired().values()) == [0, 0, 1]
 
 
-def test_a_restart_between_drain_and_terminate_resumes_from_the_stored_intent(
-    world: SimWorld, clock: VirtualClock
+def test_a_failed_read_after_deactivation_leaves_termination_to_the_next_pass(
+    world: SimWorld, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     loop = _idle_fleet(world, clock)
+    loop.two_phase(monkeypatch)
     loop.step(61)
-    assert len(loop.parts.store.load().intents) == 3
-    loop.restart()  # the daemon was killed: nothing survives but the table
+    state = loop.parts.store.load()
+    assert {i.phase for i in state.intents.values()} == {"deactivated"}
+    assert loop.writes("TerminateInstanceInAutoScalingGroup") == 0
+    assert list(_agents(world).values()) == [False] * 3
+    loop.restart()  # and the daemon was killed: nothing survives but the table
     loop.step(5)
     assert loop.writes("TerminateInstanceInAutoScalingGroup") == 3
     assert sorted(loop.desired().values()) == [0, 0, 0]
