@@ -7,8 +7,9 @@ time, each pool's boot time. Pure: the pass gives what it read and the learned f
   (`duration_source`); with neither, it stays unknown and nothing waits on it.
 - An agent is expected empty at the latest expected end (start + expected duration) of its
   live tasks; unknown as soon as one of them has no start time or no expected duration.
-  Each task expected to end within the longest boot time is also listed with what it gives
-  back (`expected_releases`): room that frees before a new instance could serve.
+  Each task expected to end within the longest boot time (plus `queue_for_room_s`) is also
+  listed with what it gives back (`expected_releases`): room that frees before a new
+  instance could serve, or within what a pool lets a task wait beyond that.
 - A pool boots in the mean time its instances took from first sighting without an agent
   to a registered agent (measured between passes, so up to one interval short).
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from controlplane.aws.replies import ObservedGroup
-from controlplane.mesos.replies import AgentView
+from controlplane.mesos.replies import AgentView, TaskView
 from controlplane.model import Agent, Pool, Release, Task
 from controlplane.state.durations import DurationStats
 from controlplane.state.records import InstanceMemory
@@ -78,11 +79,10 @@ def expected_ends(
         releases: list[tuple[float, dict[str, float]]] = []
         known = True
         for task in view.tasks:
-            seconds, _ = expected(task.labels.get(JOB_LABEL), _seconds(task.labels), stats)
-            if task.started_at is None or seconds is None:
+            end = expected_end(task, stats)
+            if end is None:
                 known = False
                 continue
-            end = task.started_at + seconds
             ends.append(end)
             if horizon_s is not None and now_s <= end < now_s + horizon_s:
                 releases.append((end, task.resources))
@@ -90,6 +90,14 @@ def expected_ends(
         if empty_at is not None or releases:
             out[view.id] = Ends(empty_at, _within(view.used, sorted(releases, key=_first)))
     return out
+
+
+def expected_end(task: TaskView, stats: DurationStats) -> float | None:
+    """When a running task is expected to end (epoch seconds), or None when unknown."""
+    seconds, _ = expected(task.labels.get(JOB_LABEL), _seconds(task.labels), stats)
+    if task.started_at is None or seconds is None:
+        return None
+    return task.started_at + seconds
 
 
 def _first(item: tuple[float, dict[str, float]]) -> float:
@@ -127,8 +135,9 @@ def with_expected_ends(agents: Sequence[Agent], ends: Mapping[str, Ends]) -> lis
 
 
 def boot_horizon(pools: Sequence[Pool]) -> float | None:
-    """The longest known boot time of the pools (None when none is known)."""
-    known = [p.boot_s for p in pools if p.boot_s is not None]
+    """How far ahead any pool's pending tasks may wait for room: the longest known boot
+    time plus the pool's `queue_for_room_s` (None when no boot time is known)."""
+    known = [h for h in (p.wait_horizon_s for p in pools) if h is not None]
     return max(known) if known else None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
+from controlplane.control.expectations import expected_end
 from controlplane.control.observed import Observed
 from controlplane.planning.relocate import CordonedAgent, RunningTask
 
@@ -32,7 +33,6 @@ def cordoned_agents(seen: Observed, port: Relocator) -> list[CordonedAgent]:
     """Agents cordoned by consolidation and not yet terminating, with their live tasks; an
     agent some of whose tasks are already being relocated is left to finish that."""
     views = {v.id: v for v in seen.views}
-    agents = {a.id: a for a in seen.snapshot.agents}
     moving = set(port.relocating())
     out = []
     for agent_id, intent in sorted(seen.state.intents.items()):
@@ -48,20 +48,12 @@ def cordoned_agents(seen: Observed, port: Relocator) -> list[CordonedAgent]:
                 t.resources,
                 _restartable(t.labels) and port.state(t.id) is not None,
                 t.started_at,
+                expected_end(t, seen.durations),
             )
             for t in live
         )
-        agent = agents.get(agent_id)
-        empty = agent.expected_empty_at if agent is not None else None
         out.append(
-            CordonedAgent(
-                agent_id,
-                intent.pool,
-                intent.created_at.timestamp(),
-                tasks,
-                None if empty is None else empty.timestamp(),
-                view.total,
-            )
+            CordonedAgent(agent_id, intent.pool, intent.created_at.timestamp(), tasks, view.total)
         )
     return out
 

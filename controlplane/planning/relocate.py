@@ -8,12 +8,16 @@ empty agent leaves by the two-phase drain (never a busy termination). Pure: the 
 what it saw, this says which tasks, each with its reason.
 
 Bounded and cautious:
-- never while work waits (the plan scales the pool up, or leaves any task unplaced);
+- never while work waits (the plan scales the pool up, or leaves a task unplaced that
+  the pool could take);
 - only when every task fits, copy by copy (largest first), on the free room of the pool's
   active, uncordoned agents that the plan keeps, less what the plan places there;
-- only when it saves instance-time: the agent's expected remaining busy time (unknown:
-  another `relocate_after_s`) must exceed the work run again (each task's share of the
-  agent times how long it has run; a task whose start is unknown is never moved);
+- only when it saves instance-time: the agent's expected remaining busy time must exceed
+  the work run again (each task's share of the agent times how long it has run; a task
+  whose start is unknown is never moved). The agent stays busy as long as its longest
+  task: one before its expected end has that much left; one past it (an overdue task, the
+  long tail the expectation missed) is taken to run as long again as it has run, the
+  estimate for a heavy-tailed duration; one of no expectation, another `relocate_after_s`;
 - at most `max_relocations_per_hour` tasks per pool in any hour, fewest tasks first.
 """
 
@@ -39,6 +43,8 @@ class RunningTask:
     restartable: bool
     #: When it started running (epoch seconds); None: unknown, and it is not moved.
     started_s: float | None = None
+    #: When it is expected to end (start + expected duration); None: no expectation.
+    expected_end_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,6 @@ class CordonedAgent:
     pool: str
     since_s: float
     tasks: tuple[RunningTask, ...]
-    expected_empty_s: float | None = None
     #: What the agent offers (each task's share of it weighs the work run again).
     total: Mapping[str, float] = field(default_factory=dict)
 
@@ -70,7 +75,7 @@ def relocations(
     out: list[Relocation] = []
     for pool in snapshot.pools:
         after = pool.relocate_after_s
-        if after is None or pool.max_relocations_per_hour == 0 or _work_waits(plan, pool.name):
+        if after is None or pool.max_relocations_per_hour == 0 or _work_waits(snapshot, plan, pool):
             continue
         back = {u.agent for u in plan.uncordon}
         mine = [c for c in cordoned if c.pool == pool.name and c.id not in back]
@@ -101,8 +106,15 @@ def relocations(
     return out
 
 
-def _work_waits(plan: Plan, pool: str) -> bool:
-    return any(u.pool == pool for u in plan.scale_up) or bool(plan.unplaced)
+def _work_waits(snapshot: Snapshot, plan: Plan, pool: Pool) -> bool:
+    """The plan scales the pool up, or leaves a task unplaced that the pool could take
+    (relocated tasks would compete with it for the room)."""
+    if any(u.pool == pool.name for u in plan.scale_up):
+        return True
+    if not plan.unplaced:
+        return False
+    wanted = {t.id: t.pool for t in snapshot.pending}
+    return any((name := wanted.get(u.task)) is None or pool.named(name) for u in plan.unplaced)
 
 
 def _due(agent: CordonedAgent, after_s: float, now: float) -> bool:
@@ -114,8 +126,18 @@ def _due(agent: CordonedAgent, after_s: float, now: float) -> bool:
 
 
 def _left_s(agent: CordonedAgent, after_s: float, now: float) -> float:
-    """How much longer the agent is expected to stay busy (unknown: `after_s` more)."""
-    return after_s if agent.expected_empty_s is None else agent.expected_empty_s - now
+    """How much longer the agent is expected to stay busy: its longest task's time left."""
+    return max((_task_left_s(t, after_s, now) for t in agent.tasks), default=0.0)
+
+
+def _task_left_s(task: RunningTask, after_s: float, now: float) -> float:
+    """Before its expected end: the time to it. Overdue: as long again as it has run.
+    No expectation (or no start): `after_s`."""
+    if task.expected_end_s is None or task.started_s is None:
+        return after_s
+    if task.expected_end_s > now:
+        return task.expected_end_s - now
+    return now - task.started_s
 
 
 def _redone_s(agent: CordonedAgent, now: float) -> float:

@@ -50,15 +50,16 @@ def _cordoned(
     empty_in_s: float | None = None,
     ran_s: float | None = 100.0,
 ) -> CordonedAgent:
-    """C's tasks: each `cpus` and 1000 MiB of its 16 cpus / 64000 MiB, run `ran_s`."""
+    """C's tasks: each `cpus` and 1000 MiB of its 16 cpus / 64000 MiB, run `ran_s`, each
+    expected to end in `empty_in_s` (negative: overdue; None: no expectation)."""
     now = _world().now.timestamp()
     started = None if ran_s is None else now - ran_s
+    end = None if empty_in_s is None else now + empty_in_s
     tasks = tuple(
-        RunningTask(f"c{i}", {"cpus": cpus, "mem": 1000.0}, r, started)
+        RunningTask(f"c{i}", {"cpus": cpus, "mem": 1000.0}, r, started, end)
         for i, r in enumerate(restartable)
     )
-    empty = None if empty_in_s is None else now + empty_in_s
-    return CordonedAgent("C", "batch", now - since_s, tasks, empty, dict(CAP))
+    return CordonedAgent("C", "batch", now - since_s, tasks, dict(CAP))
 
 
 def _moves(snap: Snapshot, *cordoned: CordonedAgent) -> list[str]:
@@ -95,8 +96,36 @@ def test_only_when_it_saves_more_than_the_work_run_again() -> None:
     assert _moves(_world(), _cordoned(ran_s=None)) == []  # start unknown: never moved
 
 
+def test_an_overdue_task_is_expected_to_run_as_long_again_as_it_has() -> None:
+    # Expected to end 100 s ago and still running after 3000 s: 3000 s more are expected,
+    # which beats the 375 instance-seconds run again (it was never moved before: an
+    # expected end in the past read as "about to end").
+    assert _moves(_world(), _cordoned(empty_in_s=-100, ran_s=3000)) == ["c0", "c1"]
+    # The agent waits for its longest task: one overdue beside one about to end.
+    now = _world().now.timestamp()
+    tasks = (
+        RunningTask("soon", {"cpus": 1.0}, True, now - 3000, now + 10),
+        RunningTask("late", {"cpus": 1.0}, True, now - 3000, now - 100),
+    )
+    both = CordonedAgent("C", "batch", now - 900, tasks, dict(CAP))
+    assert sorted(_moves(_world(), both)) == ["late", "soon"]
+
+
 def test_tasks_that_do_not_fit_elsewhere_stay() -> None:
     assert _moves(_world(), _cordoned(cpus=6.0)) == []  # 12 cpus; R has 10 free
+
+
+def test_work_waiting_for_another_pool_does_not_stop_relocation() -> None:
+    gpu = pool("gpu", zones=ZONES, capacity={"cpus": 8.0, "mem": 60000.0, "gpus": 1.0})
+    batch = pool(zones=ZONES, desired=(2,), relocate_after_s=600, max_relocations_per_hour=4)
+    base = _world()
+    agents = [a.model_dump(mode="json", exclude_none=True) for a in base.agents]
+    train = task("train", cpus=1, gpus=1, pool="gpu")
+    train["resources"]["gpus"] = 1.0
+    del train["gpus"]
+    snap = snapshot([batch, gpu], agents=agents, pending=[train])
+    assert [u.pool for u in plan(snap).scale_up] == ["gpu"]
+    assert _moves(snap, _cordoned()) == ["c0", "c1"]
 
 
 def test_no_relocation_while_work_waits() -> None:
@@ -171,7 +200,6 @@ def test_relocations_keep_every_promise(
             tuple(
                 RunningTask(f"C{i}-t{j}", {"cpus": c}, r, now - 60) for j, (c, r) in enumerate(ts)
             ),
-            None,
             dict(CAP),
         )
         for i, (since, ts) in enumerate(agents)
