@@ -128,9 +128,17 @@ class Pool(Strict):
     #: `idle_grace_s` (1: keep an idle agent no longer than a new one takes to boot, the
     #: ski-rental break-even). None, or no boot time measured: `idle_grace_s`.
     idle_grace_boots: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
+    #: A pending task may wait this much longer than `boot_s` for room that frees on an
+    #: existing agent instead of opening an instance (0: only room freeing before a boot).
+    queue_for_room_s: Seconds = 0.0
     #: Tasks that say nothing of `lifecycle` may run on this pool's Spot agents and new
     #: instances that may be Spot; false: only tasks with a `lifecycle` constraint may.
     spot_by_default: bool = True
+
+    @property
+    def wait_horizon_s(self) -> float | None:
+        """How far ahead a pending task may wait for room freeing (None: boot unknown)."""
+        return None if self.boot_s is None else self.boot_s + self.queue_for_room_s
 
     @property
     def grace_s(self) -> float:

@@ -182,6 +182,7 @@ class AwsObserver:
                 relocate_after_s=rule.relocate_after_s,
                 max_relocations_per_hour=rule.max_relocations_per_hour,
                 idle_grace_boots=rule.idle_grace_boots,
+                queue_for_room_s=rule.queue_for_room_s,
                 spot_by_default=rule.spot_by_default,
                 attributes=attributes,
                 groups=[

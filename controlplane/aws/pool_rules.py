@@ -70,6 +70,10 @@ class PoolRules(BaseModel):
     #: The idle grace as a multiple of the pool's measured boot time, when shorter than
     #: `idle_grace_s` (1: the ski-rental break-even; docs/decisions.md section 25).
     idle_grace_boots: float | None = Field(default=None, gt=0, le=1000, allow_inf_nan=False)
+    #: A pending task may wait this much longer than a new instance takes to boot for room
+    #: that frees on an existing agent, instead of buying an instance (latency for cost;
+    #: docs/decisions.md section 23). 0: only room that frees before a boot.
+    queue_for_room_s: float = Field(default=0.0, ge=0, le=MAX_SECONDS, allow_inf_nan=False)
     #: Tasks without a `lifecycle` constraint may run on Spot (docs/decisions.md section 27);
     #: false keeps the pool's Spot agents and instances for tasks that ask for them.
     spot_by_default: bool = True
@@ -96,6 +100,7 @@ RULE_TAGS: dict[str, str] = {
         "relocate_after_s",
         "max_relocations_per_hour",
         "idle_grace_boots",
+        "queue_for_room_s",
         "spot_by_default",
     )
 }

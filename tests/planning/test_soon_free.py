@@ -63,6 +63,23 @@ def test_a_task_waits_for_room_its_agents_tasks_give_back_before_a_boot() -> Non
     assert sum(u.count for u in result.scale_up) == 1  # the other two
 
 
+def test_a_pool_may_let_tasks_wait_past_a_boot_for_room_that_frees() -> None:
+    # 8 cpus free in 200 s: after a 120 s boot, so a new instance by default ...
+    a = _releasing((200, 8))
+    pending = [task("t", cpus=4)]
+    assert sum(u.count for u in run([_pool()], agents=[a], pending=pending).scale_up) == 1
+    # ... but within a boot plus queue_for_room_s = 120 s: the task waits, and says so.
+    result = run([_pool(queue_for_room_s=120)], agents=[a], pending=pending)
+    assert result.scale_up == []
+    assert [u.reason for u in result.unplaced] == [
+        "waits: fits on A in ~200s, a new m5.4xlarge boots in ~120s "
+        "(the pool waits up to 120s longer)"
+    ]
+    # Room further off than both is not waited for.
+    later = run([_pool(queue_for_room_s=60)], agents=[a], pending=pending)
+    assert sum(u.count for u in later.scale_up) == 1
+
+
 def test_room_taken_at_a_point_is_not_offered_again_at_a_later_one() -> None:
     # 6 cpus in 30 s; a 6-cpu task takes them; 2 more in 60 s do not hold a 4-cpu task.
     a = _releasing((30, 6), (60, 2))

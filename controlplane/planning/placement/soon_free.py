@@ -2,15 +2,17 @@
 
 An instance opened now serves after its pool's `boot_s`. Room an existing agent will have
 before then holds the task sooner and for nothing, so the task is left unplaced with where
-and when it fits, and no instance is opened for it. Room frees as running tasks end: each
-of an agent's `expected_releases` (and, whole, its `expected_empty_at`) due within the
-pool's boot time is a point in time at which the agent holds its free room plus what has
-ended by then. A task takes the soonest point whose room, from then on, holds it; what it
-takes is counted down at that point and every later one.
+and when it fits, and no instance is opened for it. A pool's `queue_for_room_s` stretches
+that horizon: a task may wait that much longer than a boot for room on an agent it pays
+nothing for, trading latency for the instance (and its boot and idle grace). Room frees
+as running tasks end: each of an agent's `expected_releases` (and, whole, its
+`expected_empty_at`) due within that horizon is a point in time at which the agent holds
+its free room plus what has ended by then. A task takes the soonest point whose room, from
+then on, holds it; what it takes is counted down at that point and every later one.
 
 Only unconstrained tasks that no row holds now come here (the shortfall route); a release
-whose time has passed is not waited for again, so a wrong estimate costs at most one boot
-time of waiting.
+whose time has passed is not waited for again, so a wrong estimate costs at most one
+horizon of waiting.
 """
 
 from __future__ import annotations
@@ -49,10 +51,10 @@ class SoonFree:
         rooms: list[FloatArray] = []
         for row, agent in enumerate(t.agents):
             pool = t.pools[int(t.pool_idx[row])]
-            if pool.boot_s is None or not t.usable[row] or _kept_spot(pool, agent):
+            horizon_s = pool.wait_horizon_s
+            if horizon_s is None or not t.usable[row] or _kept_spot(pool, agent):
                 continue
-            boot_s = pool.boot_s
-            points = self._points(agent, boot_s)
+            points = self._points(agent, horizon_s)
             if not points:
                 continue
             start = len(self.rows)
@@ -68,19 +70,20 @@ class SoonFree:
             for start, end in set(self.span):
                 self._refresh(start, end)
 
-    def _points(self, agent: Agent, boot_s: float) -> list[tuple[float, FloatArray]]:
-        """(seconds from now, room given back by then) at each release due before boot."""
+    def _points(self, agent: Agent, horizon_s: float) -> list[tuple[float, FloatArray]]:
+        """(seconds from now, room given back by then) at each release due within
+        `horizon_s` (the boot time, plus what the pool lets a task wait beyond it)."""
         dims = self.table.dims
         points: list[tuple[float, FloatArray]] = []
         released = np.zeros(len(dims))
         for release in sorted(agent.expected_releases, key=lambda r: r.at):
             released = released + vector(dims, release.resources)
             wait = release.at.timestamp() - self.now_s
-            if 0 <= wait < boot_s:
+            if 0 <= wait < horizon_s:
                 points.append((wait, released))
         if agent.expected_empty_at is not None:
             wait = agent.expected_empty_at.timestamp() - self.now_s
-            if 0 <= wait < boot_s and (not points or wait >= points[-1][0]):
+            if 0 <= wait < horizon_s and (not points or wait >= points[-1][0]):
                 points.append((wait, vector(dims, agent.used)))
         return points
 
@@ -112,6 +115,8 @@ class SoonFree:
                 f"fits on {t.agents[row].id} in ~{num(round(self.wait_s[point]))}s, "
                 f"a new {pool.instance_type} boots in ~{num(round(pool.boot_s or 0))}s"
             )
+            if self.wait_s[point] >= (pool.boot_s or 0.0):
+                story += f" (the pool waits up to {num(pool.queue_for_room_s)}s longer)"
             out.append(Unplaced(task=task.id, reason=f"waits: {story}"))
             count, first = self.held.get(pool.name, (0, story))
             self.held[pool.name] = (count + 1, first)
