@@ -27,12 +27,15 @@ from controlplane.control.wiring import build, http_demand, utc_now
 from controlplane.demand import DemandSource
 from controlplane.demand.queue import TaskQueue
 from controlplane.demand.server import DemandServer, SubmissionRules
+from controlplane.mesos.offers import LaunchHints
+from controlplane.model import Snapshot
 from controlplane.ops.access import token_source
 from controlplane.ops.health import Health
 from controlplane.ops.http import OpsServer
 from controlplane.ops.metrics import ControlMetrics
 from controlplane.ops.serving import from_access as serving
 from controlplane.state import DynamoFrameworkIdStore, Lease, default_holder
+from controlplane.state.durations import DurationStats
 from controlplane.state.task_journal import TaskJournal
 
 if TYPE_CHECKING:
@@ -282,6 +285,9 @@ class Daemon:
         if result.snapshot is not None:
             pools = result.snapshot.pools  # a task may name a pool or a family of pools
             self.pools = frozenset(p.name for p in pools) | {p.family for p in pools if p.family}
+            framework = self.framework
+            if framework is not None:
+                framework.scheduler.set_hints(launch_hints(result.snapshot, result.durations))
         self.last_pass = result
         self._last_pass_at = time.monotonic()
         return result
@@ -367,3 +373,11 @@ class Daemon:
             log.info("framework stopped with failover; its tasks keep running")
         if self.queue is not None:
             self.queue.forget()  # the journal holds it for whoever leads next
+
+
+def launch_hints(snapshot: Snapshot, durations: DurationStats | None) -> LaunchHints:
+    """What the framework's placements should know of time after a pass: each job's learned
+    task duration and each agent's expected empty time."""
+    jobs = {} if durations is None else {j: m.mean_s for j, m in durations.jobs.items()}
+    ends = {a.id: a.expected_empty_at for a in snapshot.agents if a.expected_empty_at}
+    return LaunchHints(jobs, ends)

@@ -22,7 +22,13 @@ from pymesos import MesosSchedulerDriver, Scheduler
 
 from controlplane.demand.queue import TaskQueue
 from controlplane.mesos.id_store import FrameworkIdStore
-from controlplane.mesos.offers import OfferedAgent, group_offers, offers_snapshot, task_info
+from controlplane.mesos.offers import (
+    LaunchHints,
+    OfferedAgent,
+    group_offers,
+    offers_snapshot,
+    task_info,
+)
 from controlplane.model import Task
 from controlplane.planning import plan
 
@@ -73,6 +79,8 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
         self.registered_event = threading.Event()
         self.driver: Any = None
         self._lock = threading.RLock()
+        #: What the loop's last pass knew of durations and agents' expected empty times.
+        self.hints = LaunchHints()
 
     # ---- registration -------------------------------------------------------------------
 
@@ -183,6 +191,9 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
                 driver.launchTasks(ids, infos[agent_id], filters)
             else:
                 driver.declineOffer(ids, filters)
+        by_id = {t.id: t for t in pending}
+        launched = {a: [by_id[i["task_id"]["value"]] for i in batch] for a, batch in infos.items()}
+        self.hints = self.hints.launched(launched, self.clock())
         self.sync_offers(driver)
 
     def _argv(self, task_id: str) -> Sequence[str] | None:
@@ -205,7 +216,7 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
             job = self.queue.submission(task_id).job_name
             per_agent = running.setdefault(agent_id, {})
             per_agent[job] = per_agent.get(job, 0) + 1
-        result = plan(offers_snapshot(offered, pending, running, self.clock()))
+        result = plan(offers_snapshot(offered, pending, running, self.clock(), self.hints))
         by_agent: dict[str, list[str]] = {}
         for placement in result.placements:
             if placement.agent is not None:
@@ -227,6 +238,11 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
         elif not want and not self.suppressed:
             driver.suppressOffers()
             self.suppressed = True
+
+    def set_hints(self, hints: LaunchHints) -> None:
+        """The loop's view after a pass (any thread): the next offers are planned with it."""
+        with self._lock:
+            self.hints = hints
 
     def work_arrived(self) -> None:
         """Queue listener (any thread): revive if suppressed. Never raises."""

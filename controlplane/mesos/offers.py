@@ -3,16 +3,22 @@
 Each offered agent becomes a snapshot `Agent` whose total is what it offers now (its free
 resources), so the pure planner decides where pending tasks go; the framework only carries
 the decision out. Pools come from the offers' `pool` attribute (default `default`).
+
+Offers say nothing of time, so the loop hands the framework `LaunchHints` after each pass:
+what it learned of each job's task duration and when each agent is expected empty. With
+them the planner's lifetime-aware packing works where tasks are really placed: a task goes
+where it extends an agent's expected life least, so agents empty together (Mantis).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from controlplane.demand.submission import Submission
+from controlplane.fields import MAX_SECONDS
 from controlplane.model import Agent, Pool, Snapshot, Task
 
 DEFAULT_POOL = "default"
@@ -28,6 +34,32 @@ class OfferedAgent:
     attributes: dict[str, str | float]
     offer_ids: list[str] = field(default_factory=list)
     resources: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LaunchHints:
+    """What the last pass knew of time: job -> expected task seconds (learned), agent id ->
+    when it is expected empty. Hints only: a stale or missing one changes where a task is
+    preferred, never whether it fits."""
+
+    durations: Mapping[str, float] = field(default_factory=dict)
+    empty_at: Mapping[str, datetime] = field(default_factory=dict)
+
+    def expected_s(self, task: Task) -> float | None:
+        if task.expected_duration_s is not None:
+            return task.expected_duration_s
+        return self.durations.get(task.job_name)
+
+    def launched(self, launches: Mapping[str, Sequence[Task]], now: datetime) -> LaunchHints:
+        """These hints with agents' expected empty times pushed out by the tasks just
+        launched on them (agent id -> tasks), so the next offers see them too."""
+        empty_at = dict(self.empty_at)
+        for agent_id, tasks in launches.items():
+            ends = [now + timedelta(seconds=s) for s in map(self.expected_s, tasks) if s]
+            if ends:
+                before = empty_at.get(agent_id)
+                empty_at[agent_id] = max([*ends, *([before] if before else [])])
+        return LaunchHints(self.durations, empty_at)
 
 
 def group_offers(offers: Sequence[Mapping[str, Any]]) -> dict[str, OfferedAgent]:
@@ -59,13 +91,16 @@ def offers_snapshot(
     pending: Sequence[Task],
     running_jobs: Mapping[str, Mapping[str, int]],
     now: datetime,
+    hints: LaunchHints | None = None,
 ) -> Snapshot:
     """A snapshot of the offered resources and the pending tasks that could use them.
 
     `running_jobs` (agent id -> job -> count) lets unique_host and balanced constraints
     see this framework's tasks already running there. Pools have no groups: there is
     nothing to scale from inside a framework, so tasks that do not fit stay unplaced.
+    `hints` give tasks their learned durations and agents their expected empty times.
     """
+    hints = hints or LaunchHints()
     agents: list[Agent] = []
     capacity: dict[str, dict[str, float]] = {}
     for entry in sorted(offered.values(), key=lambda e: e.agent_id):
@@ -85,6 +120,7 @@ def offers_snapshot(
                 tasks=sum(jobs.values()),
                 jobs=jobs,
                 attributes={k: v for k, v in entry.attributes.items() if k not in skip},
+                expected_empty_at=_future(hints.empty_at.get(entry.agent_id), now),
             )
         )
     pools = [
@@ -94,8 +130,23 @@ def offers_snapshot(
     ]
     names = {p.name for p in pools}
     agents = [a for a in agents if a.pool in names]
-    tasks = [t for t in pending if t.pool is None or t.pool in names]
+    tasks = [_learned(t, hints) for t in pending if t.pool is None or t.pool in names]
     return Snapshot(version=1, now=now, pools=pools, agents=agents, pending=tasks)
+
+
+def _future(at: datetime | None, now: datetime) -> datetime | None:
+    """An expected empty time still ahead (one past is no longer a guide)."""
+    return at if at is not None and at > now else None
+
+
+def _learned(task: Task, hints: LaunchHints) -> Task:
+    if task.expected_duration_s is not None:
+        return task
+    seconds = hints.durations.get(task.job_name)
+    if seconds is None or not 0 < seconds <= MAX_SECONDS:
+        return task
+    update = {"expected_duration_s": seconds, "duration_source": "learned"}
+    return task.model_copy(update=update)
 
 
 def task_info(sub: Submission, agent_id: str, argv: Sequence[str]) -> dict[str, Any]:
