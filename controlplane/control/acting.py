@@ -185,7 +185,7 @@ class PassActs:
     def record_rest(self, acts: DrainActs, fresh: list[DrainIntent]) -> int:
         """One commit of whatever changed; returns the drains still in progress."""
         seen = self.seen
-        memory = seen.registrations.memory
+        memory = replace(seen.registrations.memory, warned=seen.interrupted.warned)
         remaining = set(seen.state.intents) - acts.deletes
         if self.dry_run:
             return len(remaining)

@@ -28,14 +28,12 @@ from controlplane.demand import DemandSource
 from controlplane.demand.queue import TaskQueue
 from controlplane.demand.server import DemandServer, SubmissionRules
 from controlplane.mesos.offers import LaunchHints
-from controlplane.model import Snapshot
 from controlplane.ops.access import token_source
 from controlplane.ops.health import Health
 from controlplane.ops.http import OpsServer
 from controlplane.ops.metrics import ControlMetrics
 from controlplane.ops.serving import from_access as serving
 from controlplane.state import DynamoFrameworkIdStore, Lease, default_holder
-from controlplane.state.durations import DurationStats
 from controlplane.state.task_journal import TaskJournal
 
 if TYPE_CHECKING:
@@ -287,7 +285,7 @@ class Daemon:
             self.pools = frozenset(p.name for p in pools) | {p.family for p in pools if p.family}
             framework = self.framework
             if framework is not None:
-                framework.scheduler.set_hints(launch_hints(result.snapshot, result.durations))
+                framework.scheduler.set_hints(launch_hints(result))
         self.last_pass = result
         self._last_pass_at = time.monotonic()
         return result
@@ -375,9 +373,11 @@ class Daemon:
             self.queue.forget()  # the journal holds it for whoever leads next
 
 
-def launch_hints(snapshot: Snapshot, durations: DurationStats | None) -> LaunchHints:
-    """What the framework's placements should know of time after a pass: each job's learned
-    task duration and each agent's expected empty time."""
+def launch_hints(result: PassResult) -> LaunchHints:
+    """What the framework's placements should know after a pass: each job's learned task
+    duration, each agent's expected empty time, the instances AWS is reclaiming."""
+    durations, snapshot = result.durations, result.snapshot
     jobs = {} if durations is None else {j: m.mean_s for j, m in durations.jobs.items()}
-    ends = {a.id: a.expected_empty_at for a in snapshot.agents if a.expected_empty_at}
-    return LaunchHints(jobs, ends)
+    agents = snapshot.agents if snapshot is not None else []
+    ends = {a.id: a.expected_empty_at for a in agents if a.expected_empty_at}
+    return LaunchHints(jobs, ends, result.reclaimed)

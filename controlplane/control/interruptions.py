@@ -7,15 +7,20 @@
   end; restartable tasks may be relocated).
 - The instance stopping or gone: relaunch our tasks on it now (Mesos would report them lost).
 - An Auto Scaling termination: the termination lifecycle hook's drain handles it.
-An event for an instance of no managed group, or without an agent, changes nothing. A
-message is deleted only after the pass that acted on it has stored what it did; one that
-is not an event we understand is left for the queue's dead-letter redrive.
+An event for an instance of no managed group changes nothing; nor does one for an instance
+without an agent, except a Spot warning: that instance is still booting, AWS takes it in two
+minutes whatever we do, so its group is backed off and the instance remembered (`warned`,
+in the state table): the pass that sees its agent register cordons it and relaunches
+whatever landed there, as if the warning had come then. A message is deleted only after the
+pass that acted on it has stored what it did; one that is not an event we understand is
+left for the queue's dead-letter redrive.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from controlplane.aws.actions import ActionOutcome, ActionResult
@@ -42,16 +47,41 @@ class Interrupted:
     notes: list[tuple[str, str]] = field(default_factory=list)
     #: Messages to delete once the pass has stored what it did.
     done: list[Message] = field(default_factory=list)
+    #: instance id -> when AWS warned it would reclaim it, for instances still in their
+    #: group (what to remember: an agent that registers on one is cordoned at once).
+    warned: dict[str, datetime] = field(default_factory=dict)
+
+    def reclaimed(self, views: Sequence[AgentView]) -> frozenset[str]:
+        """Instances AWS takes back: warned ones, and those of agents being evicted."""
+        evicted = {
+            str(v.attributes["instance_id"])
+            for v in views
+            if v.id in self.evict and "instance_id" in v.attributes
+        }
+        return frozenset(self.warned) | evicted
 
 
 def review_interruptions(
     messages: Sequence[Message],
     views: Sequence[AgentView],
     groups: Mapping[str, ObservedGroup],
+    warned: Mapping[str, datetime],
+    now: datetime,
 ) -> Interrupted:
+    """What the messages come to; `warned` (instance -> when) are earlier Spot warnings for
+    instances that had no agent then, acted on now if their agent has registered."""
     out = Interrupted()
     agent_of = {str(v.attributes["instance_id"]): v for v in views if "instance_id" in v.attributes}
-    group_of = {i.instance_id: g for g in groups.values() for i in g.instances}
+    group_of = {i.instance_id: g for g in groups.values() for i in g.instances if not i.leaving}
+    for instance, at in sorted(warned.items()):
+        group = group_of.get(instance)
+        if group is None:
+            continue  # gone: nothing left to remember
+        out.warned[instance] = at
+        view = agent_of.get(instance)
+        if view is not None:
+            stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+            _reclaimed(out, f"Spot interruption warning for {instance} at {stamp}", view, group)
     seen: set[str] = set()
     for message in messages:
         try:
@@ -70,7 +100,11 @@ def review_interruptions(
             continue
         seen.add(event.id)
         for instance in event.instance_ids:
-            _one(out, event, instance, agent_of.get(instance), group_of.get(instance))
+            group = group_of.get(instance)
+            view = agent_of.get(instance)
+            if event.kind == "spot_interruption" and group is not None and view is None:
+                out.warned.setdefault(instance, now)
+            _one(out, event, instance, view, group)
     return out
 
 
@@ -82,6 +116,10 @@ def _one(
     group: ObservedGroup | None,
 ) -> None:
     why = event.summary
+    if group is not None and view is None and event.kind == "spot_interruption":
+        out.back_off[group.name] = f"{why}: {group.zone} is being reclaimed"
+        out.notes.append(("booting", f"{why}: no agent yet; cordoned when it registers"))
+        return
     if group is None or view is None:
         where = "no managed group" if group is None else "no agent"
         out.notes.append(("unknown", f"{why}: {where} has it; nothing to do"))
@@ -89,23 +127,36 @@ def _one(
     if event.kind == "terminating":
         out.notes.append(("hook", f"{why}: the termination hook drains it"))
         return
-    if event.kind in ("spot_interruption", "rebalance", "scheduled_change"):
-        out.cordons.setdefault(
-            view.id,
-            Cordon(
-                pool=group.pool,
-                agent=view.id,
-                instance_id=instance,
-                asg=group.name,
-                zone=group.zone,
-                reason=f"{why}: cordoned, never given back",
-            ),
-        )
-    if event.kind in ("spot_interruption", "state_change"):
-        out.evict[view.id] = f"{why}: relaunched elsewhere"
     if event.kind == "spot_interruption":
-        out.back_off[group.name] = f"{why}: {group.zone} is being reclaimed"
+        _reclaimed(out, why, view, group)
+    else:
+        if event.kind in ("rebalance", "scheduled_change"):
+            _cordon(out, why, view, group)
+        if event.kind == "state_change":
+            out.evict[view.id] = f"{why}: relaunched elsewhere"
     out.notes.append(("acted", f"{why}: agent {view.id}"))
+
+
+def _reclaimed(out: Interrupted, why: str, view: AgentView, group: ObservedGroup) -> None:
+    """AWS takes the instance in two minutes: cordon for good, relaunch, back off."""
+    _cordon(out, why, view, group)
+    out.evict[view.id] = f"{why}: relaunched elsewhere"
+    out.back_off[group.name] = f"{why}: {group.zone} is being reclaimed"
+
+
+def _cordon(out: Interrupted, why: str, view: AgentView, group: ObservedGroup) -> None:
+    instance = str(view.attributes.get("instance_id", ""))
+    out.cordons.setdefault(
+        view.id,
+        Cordon(
+            pool=group.pool,
+            agent=view.id,
+            instance_id=instance or None,
+            asg=group.name,
+            zone=group.zone,
+            reason=f"{why}: cordoned, never given back",
+        ),
+    )
 
 
 def evict(

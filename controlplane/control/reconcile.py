@@ -22,7 +22,7 @@ from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.capacity import assess_delivery, back_off
 from controlplane.aws.errors import AwsError
 from controlplane.aws.fleet_writes import FleetWriter
-from controlplane.aws.interruption_queue import InterruptionQueue
+from controlplane.aws.interruption_queue import InterruptionQueue, Message
 from controlplane.aws.observation import AwsObserver
 from controlplane.aws.pool_rules import AdapterSettings
 from controlplane.aws.replies import ObservedGroup
@@ -112,6 +112,8 @@ class PassResult:
     duration_s: float = 0.0
     #: What the loop knew of task durations and boot times in this pass.
     durations: DurationStats | None = None
+    #: Instances AWS warned it will reclaim (their agents must get no work).
+    reclaimed: frozenset[str] = frozenset()
 
 
 class StageError(Exception):
@@ -190,7 +192,9 @@ class Reconciler:
         )
         for expired in registrations.expired:
             ledger = back_off(ledger, expired.asg, expired.reason, settings, now)
-        interrupted = self._interruptions(views, aws.groups, state.intents)
+        interrupted = self._interruptions(
+            views, aws.groups, state.intents, state.instances.warned, now
+        )
         for asg, why in sorted(interrupted.back_off.items()):
             ledger = back_off(ledger, asg, why, settings, now)
         durations = state.durations.learn(
@@ -247,19 +251,26 @@ class Reconciler:
         views: Sequence[AgentView],
         groups: Mapping[str, ObservedGroup],
         intents: Mapping[str, DrainIntent],
+        warned: Mapping[str, datetime],
+        now: datetime,
     ) -> Interrupted:
         """Take what the interruption queue holds and say what it comes to; agents AWS is
-        reclaiming since an earlier pass are evicted again (a launch may have raced)."""
-        out = Interrupted()
+        reclaiming since an earlier pass are evicted again (a launch may have raced), and
+        agents registering on instances warned while they booted are cordoned now."""
+        messages: list[Message] = []
+        unreadable = None
         if self.interruptions is not None:
             try:
-                out = review_interruptions(self.interruptions.take(), views, groups)
+                messages = self.interruptions.take()
             except AwsError as error:
                 # The queue adds to what the pass knows; without it the pass is what it was
                 # before the queue existed, and its messages wait for the next pass.
-                out.notes.append(("unreadable", f"the pass goes on without it: {error}"))
-            for kind, note in out.notes:
-                log.warning("interruption queue: %s: %s", kind, note)
+                unreadable = f"the pass goes on without it: {error}"
+        out = review_interruptions(messages, views, groups, warned, now)
+        if unreadable is not None:
+            out.notes.append(("unreadable", unreadable))
+        for kind, note in out.notes:
+            log.warning("interruption queue: %s: %s", kind, note)
         present = {v.id for v in views}
         for agent_id, intent in sorted(intents.items()):
             if intent.reclaim and agent_id in present:
@@ -291,6 +302,7 @@ class Reconciler:
             self._guard(lease)
             seen = self.observe()
             result.snapshot, result.durations = seen.snapshot, seen.durations
+            result.reclaimed = seen.interrupted.reclaimed(seen.views)
             result.plan = _staged("plan", lambda: make_plan(seen.snapshot))
             if self.metrics is not None:
                 self.metrics.observe_groups(seen.aws.groups)

@@ -44,6 +44,9 @@ class LaunchHints:
 
     durations: Mapping[str, float] = field(default_factory=dict)
     empty_at: Mapping[str, datetime] = field(default_factory=dict)
+    #: Instances AWS is taking back (a Spot warning): their offers are never used, even
+    #: before the loop has deactivated an agent that registered on one.
+    reclaimed: frozenset[str] = frozenset()
 
     def expected_s(self, task: Task) -> float | None:
         if task.expected_duration_s is not None:
@@ -59,7 +62,7 @@ class LaunchHints:
             if ends:
                 before = empty_at.get(agent_id)
                 empty_at[agent_id] = max([*ends, *([before] if before else [])])
-        return LaunchHints(self.durations, empty_at)
+        return LaunchHints(self.durations, empty_at, self.reclaimed)
 
 
 def group_offers(offers: Sequence[Mapping[str, Any]]) -> dict[str, OfferedAgent]:
@@ -98,12 +101,15 @@ def offers_snapshot(
     `running_jobs` (agent id -> job -> count) lets unique_host and balanced constraints
     see this framework's tasks already running there. Pools have no groups: there is
     nothing to scale from inside a framework, so tasks that do not fit stay unplaced.
-    `hints` give tasks their learned durations and agents their expected empty times.
+    `hints` give tasks their learned durations and agents their expected empty times, and
+    leave out agents on instances AWS is reclaiming (their offers are declined).
     """
     hints = hints or LaunchHints()
     agents: list[Agent] = []
     capacity: dict[str, dict[str, float]] = {}
     for entry in sorted(offered.values(), key=lambda e: e.agent_id):
+        if str(entry.attributes.get("instance_id", "")) in hints.reclaimed:
+            continue
         pool = str(entry.attributes.get("pool", DEFAULT_POOL))
         cap = capacity.setdefault(pool, {})
         for name, amount in entry.resources.items():

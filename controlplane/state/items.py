@@ -8,7 +8,7 @@
 | `ledger` | `body`: CapacityLedger JSON |
 | `durations` | `body`: DurationStats JSON (learned task durations per job, boot per pool) |
 | `idle#<n>` | `data` (B): part n of `parts` (N) of zlib-compressed JSON {agent: epoch us} |
-| `inst#<n>` | the same, of {"unregistered": {instance: epoch us}, "registered": [instance]} |
+| `inst#<n>` | the same, of {"unregistered"/"warned": {instance: epoch us}, "registered": [i]} |
 | `framework` | `value` (S): the Mesos framework id |
 | `floor#<pool>` | `body`: ScheduledFloor JSON; `set_at` (N): epoch seconds (ordering) |
 
@@ -112,7 +112,11 @@ def idle_items(cluster: str, idle: Mapping[str, datetime]) -> list[Item]:
 
 
 def instance_items(cluster: str, memory: InstanceMemory) -> list[Item]:
-    data = {"unregistered": _micros(memory.unregistered), "registered": sorted(memory.registered)}
+    data = {
+        "unregistered": _micros(memory.unregistered),
+        "registered": sorted(memory.registered),
+        "warned": _micros(memory.warned),
+    }
     return blob_items(cluster, INSTANCES, data)
 
 
@@ -166,6 +170,7 @@ def _memory(data: Any) -> InstanceMemory:
     return InstanceMemory(
         unregistered=_times(data["unregistered"]),
         registered=frozenset(str(i) for i in data["registered"]),
+        warned=_times(data.get("warned", {})),  # absent in items written before it existed
     )
 
 

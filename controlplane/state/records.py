@@ -82,10 +82,13 @@ class InstanceMemory:
     `unregistered`: instance id -> first seen in its group without a Mesos agent.
     `registered`: present instances that have had an agent (now or before): one of them
     without an agent now was forgotten by Mesos, not still booting.
+    `warned`: instance id -> when AWS warned it would reclaim it (Spot), for instances that
+    had no agent then: their agent is cordoned and emptied the moment it registers.
     """
 
     unregistered: Mapping[str, datetime] = field(default_factory=dict)
     registered: frozenset[str] = frozenset()
+    warned: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

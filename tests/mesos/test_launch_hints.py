@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from controlplane.control.daemon import launch_hints
+from controlplane.control.reconcile import PassResult
 from controlplane.mesos.offers import LaunchHints, group_offers, offers_snapshot
 from controlplane.model import Task
 from controlplane.planning import plan
@@ -98,7 +99,22 @@ def test_a_pass_hands_the_framework_its_learned_durations_and_expected_ends() ->
         ],
     )
     stats = DurationStats().learn([("j", 300.0), ("j", 500.0)], [], 0.0)
-    hints = launch_hints(snap, stats)
+    reclaimed = frozenset({"i-0b00712345678abcd"})
+    hints = launch_hints(PassResult("ok", snapshot=snap, durations=stats, reclaimed=reclaimed))
     assert dict(hints.durations) == {"j": 400.0}
     assert list(hints.empty_at) == ["A"]
-    assert launch_hints(snap, None).durations == {}
+    assert hints.reclaimed == reclaimed
+    assert launch_hints(PassResult("failed")) == LaunchHints()
+
+
+def test_offers_of_an_instance_aws_is_reclaiming_are_never_used() -> None:
+    offer = _offer("A", 2.0)
+    offer["attributes"] = [
+        {"name": "instance_id", "type": "TEXT", "text": {"value": "i-0b00712345678abcd"}}
+    ]
+    offered = group_offers([offer, _offer("B", 3.0)])
+    hints = LaunchHints(reclaimed=frozenset({"i-0b00712345678abcd"}))
+    result = plan(offers_snapshot(offered, [_task("t")], {}, NOW, hints))
+    assert [p.agent for p in result.placements] == ["B"]
+    # Launches keep what the hints say of reclaimed instances.
+    assert hints.launched({"B": [_task("t")]}, NOW).reclaimed == hints.reclaimed
