@@ -47,6 +47,8 @@ class Variant(_Strict):
 
 #: The policy before consolidation, relocation and the boot-time grace (`--compare`).
 IDLE_ONLY: dict[str, Any] = {
+    "max_idle": 1,
+    "scale_down_cooldown_s": 300,
     "consolidate": False,
     "max_relocations_per_hour": 0,
     "idle_grace_boots": 1000.0,
@@ -78,18 +80,22 @@ class DemoConfig(_Strict):
     #: Spot interruption warnings per running Spot instance per hour (then, two minutes
     #: later, the instance is reclaimed).
     interruptions_per_hour: float = Field(default=0.05, ge=0, le=10)
+    #: The configured policy. Scale-down cooldown of one pass: the boot-time grace already
+    #: keeps each idle agent as long as it pays to, and a pool-wide wait after every scale-up
+    #: kept idle agents on a bursty trace (Alibaba 12 h: 93.9 -> 88.4 instance-hours).
     rules: PoolRules = PoolRules(
         min_idle=0,
-        max_idle=1,
+        max_idle=0,
         idle_grace_s=600,
         idle_grace_boots=1.0,
         scale_up_cooldown_s=60,
-        scale_down_cooldown_s=300,
-        relocate_after_s=600,
+        scale_down_cooldown_s=60,
+        consolidate_below=0.6,
+        relocate_after_s=300,
         max_relocations_per_hour=4,
     )
     variants: tuple[Variant, ...] = (
-        Variant(name="lean", rules={"max_idle": 0, "idle_grace_s": 300}),
+        Variant(name="lean", rules={"idle_grace_boots": 0.5, "relocate_after_s": 120}),
         Variant(name="buffered", rules={"min_idle": 3, "max_idle": 6, "idle_grace_s": 1200}),
         # The policy before consolidation: only agents that happen to go idle leave, after
         # the fixed grace (1000 boot times is never shorter than idle_grace_s).
