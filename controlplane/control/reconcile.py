@@ -47,6 +47,7 @@ from controlplane.mesos.observe import observe_agents
 from controlplane.mesos.replies import AgentView
 from controlplane.model import Plan, Snapshot
 from controlplane.planning import plan as make_plan
+from controlplane.planning.gc_pause import cyclic_gc_paused
 from controlplane.state import DrainIntent, Lease, LeaseLostError, StateStore
 from controlplane.state.durations import DurationStats
 
@@ -300,10 +301,11 @@ class Reconciler:
         self._abandon = abandon
         try:
             self._guard(lease)
-            seen = self.observe()
-            result.snapshot, result.durations = seen.snapshot, seen.durations
-            result.reclaimed = seen.interrupted.reclaimed(seen.views)
-            result.plan = _staged("plan", lambda: make_plan(seen.snapshot))
+            with cyclic_gc_paused():  # observation and planning: see planning/gc_pause.py
+                seen = self.observe()
+                result.snapshot, result.durations = seen.snapshot, seen.durations
+                result.reclaimed = seen.interrupted.reclaimed(seen.views)
+                result.plan = _staged("plan", lambda: make_plan(seen.snapshot))
             if self.metrics is not None:
                 self.metrics.observe_groups(seen.aws.groups)
             plan = result.plan

@@ -228,7 +228,19 @@ def read_agents(reply: Any, call: str, path: str, tasks: list[TaskView]) -> list
 
 def read_state(reply: Any, *, completed: bool = True) -> tuple[list[AgentView], list[TaskView]]:
     """GET_STATE: agents with their tasks, and every task the master reports (completed
-    ones only with `completed`)."""
+    ones only with `completed`). A well-formed reply is read on the fast path
+    (`fast_replies`); anything it does not read goes to the strict reader, whose errors
+    name the path of the problem."""
+    from controlplane.mesos.fast_replies import IrregularError, fast_state  # noqa: PLC0415
+
+    try:
+        return fast_state(reply, completed=completed)
+    except IrregularError:
+        return strict_state(reply, completed=completed)
+
+
+def strict_state(reply: Any, *, completed: bool = True) -> tuple[list[AgentView], list[TaskView]]:
+    """`read_state` on the strict reader alone."""
     r = _Reader("GET_STATE")
     top = r.obj(reply, "reply")
     if top.get("type") != "GET_STATE":

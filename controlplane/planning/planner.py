@@ -6,10 +6,7 @@ same plan, which is what lets a user replay any pass of the daemon offline.
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -17,6 +14,7 @@ from controlplane.model import LIFECYCLE, Plan, ScaleUp, Snapshot, Summary, Unco
 from controlplane.planning.bounds import lower_bound
 from controlplane.planning.consolidate import consolidation_phase
 from controlplane.planning.floor import FloorOutcome, floor_phase, floor_text
+from controlplane.planning.gc_pause import cyclic_gc_paused
 from controlplane.planning.growth import PoolGrowth, growth_state
 from controlplane.planning.helpers.fitness import pool_weights
 from controlplane.planning.helpers.rowwise import any_positive
@@ -33,22 +31,8 @@ from controlplane.planning.tasks import task_classes
 
 def plan(snapshot: Snapshot) -> Plan:
     """Decide placements, scale-up and scale-down for one snapshot."""
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         return _plan(snapshot)
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """A pass makes ~100,000 short-lived objects at 50,000 tasks, none of them in cycles:
-    reference counting frees them all, and the cyclic collector, set off again and again by
-    the allocations, only walked the snapshot's models (a fifth of a backlog pass)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _plan(snapshot: Snapshot) -> Plan:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -184,6 +187,39 @@ def test_busy_instances_protected_and_unprotected_just_before_termination(world:
     # A desired-capacity cut by someone else cannot take the protected busy instance.
     world.autoscaling.set_desired_capacity(AutoScalingGroupName="web-a", DesiredCapacity=0)
     assert world.instance_ids("web-a") == [busy]
+
+
+def test_protection_goes_out_in_batches_of_50_several_at_a_time(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.two_pools(desired=55)  # 6 groups of 55: two calls each (50 + 5)
+    observation = world.observe()
+    busy = {i.instance_id for g in observation.groups.values() for i in g.instances}
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+    write = world.caller.write
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(0.05)
+            return write(*args, **kwargs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(world.caller, "write", counted)
+    results = protect_busy(world.caller, world.autoscaling, observation, busy)
+    assert [r.outcome for r in results] == ["done"] * 12
+    assert [r.asg for r in results] == [g for g in sorted(observation.groups) for _ in (0, 1)]
+    assert [r.detail.split(":")[0] for r in results[:2]] == [
+        "protected 50 busy",
+        "protected 5 busy",
+    ]
+    assert most[0] > 1  # concurrent
+    assert all(i.protected for g in world.observe().groups.values() for i in g.instances)
 
 
 def test_dry_run_logs_writes_and_makes_none(
