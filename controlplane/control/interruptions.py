@@ -47,8 +47,8 @@ class Interrupted:
     notes: list[tuple[str, str]] = field(default_factory=list)
     #: Messages to delete once the pass has stored what it did.
     done: list[Message] = field(default_factory=list)
-    #: instance id -> when AWS warned it would reclaim it, for instances still in their
-    #: group (what to remember: an agent that registers on one is cordoned at once).
+    #: instance id -> when AWS warned it would reclaim it, for instances still booting in
+    #: their group (what to remember: an agent that registers on one is cordoned at once).
     warned: dict[str, datetime] = field(default_factory=dict)
 
     def reclaimed(self, views: Sequence[AgentView]) -> frozenset[str]:
@@ -77,11 +77,15 @@ def review_interruptions(
         group = group_of.get(instance)
         if group is None:
             continue  # gone: nothing left to remember
-        out.warned[instance] = at
         view = agent_of.get(instance)
-        if view is not None:
-            stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-            _reclaimed(out, f"Spot interruption warning for {instance} at {stamp}", view, group)
+        if view is None:
+            out.warned[instance] = at  # still booting: kept until its agent registers
+            continue
+        # Registered: acted on once, as the warning itself would be; from here its cordon
+        # intent (reclaim) evicts it every pass, and the memory is let go.
+        stamp = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        _reclaimed(out, f"Spot interruption warning for {instance} at {stamp}", view, group)
+        out.notes.append(("acted", f"warned at {stamp} while booting: agent {view.id}"))
     seen: set[str] = set()
     for message in messages:
         try:

@@ -46,6 +46,20 @@ def _warning(instance: str, event_id: str = "ev-1") -> str:
     )
 
 
+def queue_world(world: SimWorld) -> tuple[Any, str, dict[str, object]]:
+    """An SQS client, a new interruption queue's URL, and `aws` settings that read it."""
+    sqs = world.session.client("sqs", endpoint_url=world.moto_url, region_name=world.region)
+    url = sqs.create_queue(QueueName="cp-interruptions")["QueueUrl"]
+    aws = {
+        "region": world.region,
+        "endpoint_url": world.moto_url,
+        "state_table": "cp-state",
+        "discovery_ttl_s": 1,
+        "interruption_queue_url": url,
+    }
+    return sqs, url, aws
+
+
 def _counts(sqs: Any, url: str) -> tuple[int, int]:
     attrs = sqs.get_queue_attributes(
         QueueUrl=url,
@@ -70,15 +84,7 @@ def _agent_of(world: SimWorld, task_id: str) -> tuple[str, str, str] | None:
 def test_a_spot_warning_moves_our_task_to_another_zone_and_is_deleted_after_acting(
     world: SimWorld,
 ) -> None:
-    sqs = world.session.client("sqs", endpoint_url=world.moto_url, region_name=world.region)
-    url = sqs.create_queue(QueueName="cp-interruptions")["QueueUrl"]
-    aws = {
-        "region": world.region,
-        "endpoint_url": world.moto_url,
-        "state_table": "cp-state",
-        "discovery_ttl_s": 1,
-        "interruption_queue_url": url,
-    }
+    sqs, url, aws = queue_world(world)
     loop = {"interval_s": 3, "lease_ttl_s": 9, "lease_margin_s": 1}
     daemon = make_daemon(world, "d1", aws=aws, loop=loop).start()
     try:
