@@ -8,9 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
 
 from controlplane.cli import main
-from controlplane.model import Plan
+from controlplane.formats.plan_text import plan_json
+from controlplane.model import Plan, Snapshot
+from controlplane.planning import plan
+from tests.support.contract_replay import PROPERTY, VARIED
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "snapshot.json"
 
@@ -103,3 +107,17 @@ def test_a_5000_digit_number_is_one_line(
     assert main(["plan", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "invalid JSON" in err
+
+
+@PROPERTY
+@given(VARIED)
+def test_plan_json_is_the_text_json_dumps_gave(snapshot: Snapshot) -> None:
+    """The fast writer (placements from the models, orjson) keeps the plan's text exactly
+    what `json.dumps(indent=2, ensure_ascii=False)` of the model dump was."""
+    result = plan(snapshot)
+    data = result.model_dump(mode="json")
+    data["placements"] = [{k: v for k, v in p.items() if v is not None} for p in data["placements"]]
+    for key in ("cordon", "uncordon"):
+        if not data[key]:
+            del data[key]
+    assert plan_json(result) == json.dumps(data, indent=2, ensure_ascii=False) + "\n"
