@@ -101,13 +101,16 @@ def test_a_task_that_never_started_fails_the_run_and_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     trace = tmp_path / "late.csv"
-    # Two whole-instance tasks a minute before the replay ends: the idle agent takes one,
-    # no instance can boot for the other in time.
+    # Two whole-instance tasks a minute before the replay ends: the idle agent (one is kept:
+    # max_idle 1) takes one, no instance can boot for the other in time.
     trace.write_text(
         "submit_s,duration_s,cpus,mem\n10,600,1,1024\n3550,600,8,1024\n3550,600,8,1024\n"
     )
+    config = tmp_path / "demo.toml"
+    config.write_text("[rules]\nmax_idle = 1\n")
     out = tmp_path / "out"
-    code = main(["demo", "--trace", str(trace), "--hours", "1", "--out", str(out)])
+    args = ["demo", "--config", str(config), "--trace", str(trace), "--hours", "1"]
+    code = main([*args, "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 1
     assert "1 tasks never started (t000002)" in err

@@ -106,10 +106,11 @@ variable "rules" {
         "min_idle", "max_idle", "idle_grace_s", "scale_up_cooldown_s", "scale_down_cooldown_s",
         "fitness", "hourly_price", "mem_reserve_mib", "disk_mib", "max_drains_per_pass",
         "max_drain_share", "consolidate", "consolidate_below", "max_cordon_share",
-        "relocate_after_s", "max_relocations_per_hour", "idle_grace_boots", "spot_by_default",
+        "relocate_after_s", "max_relocations_per_hour", "idle_grace_boots", "queue_for_room_s",
+        "spot_by_default",
       ], k)
     ])
-    error_message = "rules keys are pool rules: min_idle, max_idle, idle_grace_s, scale_up_cooldown_s, scale_down_cooldown_s, fitness, hourly_price, mem_reserve_mib, disk_mib, max_drains_per_pass, max_drain_share, consolidate, consolidate_below, max_cordon_share, relocate_after_s, max_relocations_per_hour, idle_grace_boots, spot_by_default."
+    error_message = "rules keys are pool rules: min_idle, max_idle, idle_grace_s, scale_up_cooldown_s, scale_down_cooldown_s, fitness, hourly_price, mem_reserve_mib, disk_mib, max_drains_per_pass, max_drain_share, consolidate, consolidate_below, max_cordon_share, relocate_after_s, max_relocations_per_hour, idle_grace_boots, queue_for_room_s, spot_by_default."
   }
 }
 
