@@ -33,6 +33,8 @@ from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.config import Settings
 from controlplane.control import reconcile
 from controlplane.control.wiring import build
+from controlplane.mesos.event_stream import ClusterWatch, wait_fresh
+from controlplane.mesos.watched import WatchedOperator
 from controlplane.model import Task
 from controlplane.sim.clock import VirtualClock, utc
 from controlplane.sim.mesos_master.state import SimTask
@@ -101,7 +103,7 @@ def _settings(moto_url: str, mesos_address: str, region: str, tmp: Path) -> Sett
     return Settings.model_validate(
         {
             "cluster": CLUSTER,
-            "mesos": {"masters": [mesos_address], "timeout_s": 300},
+            "mesos": {"masters": [mesos_address], "timeout_s": 300, "refresh_passes": 1000},
             "aws": {
                 "region": region,
                 "endpoint_url": moto_url,
@@ -160,9 +162,10 @@ def _timed_stages(parts: Any, stages: Stages) -> Iterator[None]:
     """Time the pass's stages by wrapping the calls that make them (restored after)."""
     rec = parts.reconciler
     saved_module = {name: getattr(reconcile, name) for name, _ in _MODULE_STAGES}
-    saved = (rec.mesos.agents, rec.mesos._post, rec.aws.observer.observe, rec._act)
+    client = parts.operator  # the HTTP calls, whichever way the pass reads the cluster
+    saved = (rec.mesos.agents, client._post, rec.aws.observer.observe, rec._act)
     rec.mesos.agents = stages.wrap("observe Mesos", rec.mesos.agents)
-    rec.mesos._post = stages.wrap("Mesos reply", rec.mesos._post, wait=True)
+    client._post = stages.wrap("Mesos reply", client._post, wait=True)
     rec.aws.observer.observe = stages.wrap("observe AWS", rec.aws.observer.observe)
     rec._act = stages.wrap("act", rec._act)
     for name, stage in _MODULE_STAGES:
@@ -173,7 +176,7 @@ def _timed_stages(parts: Any, stages: Stages) -> Iterator[None]:
         yield
     finally:
         setattr(Endpoint, "_send", send)  # noqa: B010
-        rec.mesos.agents, rec.mesos._post, rec.aws.observer.observe, rec._act = saved
+        rec.mesos.agents, client._post, rec.aws.observer.observe, rec._act = saved
         for name, fn in saved_module.items():
             setattr(reconcile, name, fn)
 
@@ -197,10 +200,35 @@ def _serve(agents: int, per_agent: int, conn: Connection) -> None:
     with SimWorld(_world(agents), clock=VirtualClock(START)) as world:
         started = time.perf_counter()
         _fill(world, agents, per_agent)
-        conn.send(
-            (world.moto_url, world.mesos_address, world.region, time.perf_counter() - started)
-        )
-        conn.recv()  # until the benchmark is done
+        built = time.perf_counter() - started
+        conn.send((world.moto_url, world.mesos_address, world.region, built))
+        while (command := conn.recv()) != "stop":  # ("churn", n) until the benchmark is done
+            _churn(world, command[1])
+            conn.send("done")
+
+
+def _churn(world: SimWorld, changes: int) -> None:
+    """`changes` tasks end and as many start (on other agents): 2 x changes events."""
+    core = world.core
+    with core.lock:
+        agents = sorted(core.agents.values(), key=lambda a: a.id)
+        ending = [t for a in agents for t in list(a.tasks.values())][:changes]
+        for task in ending:
+            core.end_task(task, "TASK_FINISHED", None, "done")
+        for n, task in enumerate(ending):
+            agent = agents[(n * 7919) % len(agents)]
+            tid = f"{task.task_id}+"
+            fresh = SimTask(
+                tid,
+                tid,
+                "fw-bench",
+                agent.id,
+                dict(task.resources),
+                dict(task.labels),
+                core.now(),
+                None,
+            )
+            core.launch(agent, fresh)
 
 
 def main() -> None:
@@ -224,7 +252,7 @@ def main() -> None:
             f"world: {agents} agents, {agents * per_agent} running tasks, {pending} pending "
             f"(built in {built:.1f} s, in its own process)"
         )
-        rows = _passes(moto_url, mesos_address, region, backlog)
+        rows = _passes(moto_url, mesos_address, region, backlog, ours)
     finally:
         ours.send("stop")
         world.join(60)
@@ -239,14 +267,14 @@ def main() -> None:
         "act",
     )
     print(
-        f"{'pass':8s} {'product':>8s} "
+        f"{'pass':11s} {'product':>8s} "
         + " ".join(f"{n:>13s}" for n in names)
         + f" {'json.loads ref':>15s}"
     )
     for label, total, seconds, ref, size in rows:
         cells = " ".join(f"{seconds.get(n, 0.0):13.3f}" for n in names)
         product = total - seconds.get("Mesos reply", 0.0) - seconds.get("AWS replies", 0.0)
-        print(f"{label:8s} {product:8.3f} {cells} {ref:15.3f}   ({size / 1e6:.1f} MB body)")
+        print(f"{label:11s} {product:8.3f} {cells} {ref:15.3f}   ({size / 1e6:.1f} MB body)")
     print(
         "product = the whole pass less the replies' wait (the emulator building and sending "
         "GET_STATE, moto serving AWS calls: 'Mesos reply', 'AWS replies'); each stage is its "
@@ -255,26 +283,47 @@ def main() -> None:
     )
 
 
+#: Cold (fresh parts), steady on GET_STATE, steady on the event stream, and on the stream
+#: with so many events (tasks ending and starting) applied since the pass before.
+PASSES = ("cold", "steady", "steady", "events", "events", "events+200", "events+2000")
+
+
+def _churned(world: Connection, watch: ClusterWatch, events: int) -> None:
+    """Have the world make `events` events, and wait until the picture has them all."""
+    want = watch.picture.events + events
+    world.send(("churn", events // 2))
+    world.recv()
+    deadline = time.monotonic() + 300
+    while watch.picture.events < want and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def _passes(
-    moto_url: str, mesos_address: str, region: str, backlog: list[Task]
+    moto_url: str, mesos_address: str, region: str, backlog: list[Task], world: Connection
 ) -> list[tuple[str, float, dict[str, float], float, int]]:
+    """Cold (fresh parts, GET_STATE), steady on GET_STATE, then steady on the operator event
+    stream's picture (the daemon's way), with so many events applied between passes."""
     clock = VirtualClock(START)
     session = boto3.Session(
         aws_access_key_id=FAKE_KEY_ID, aws_secret_access_key=FAKE_SECRET, region_name=region
     )
     with tempfile.TemporaryDirectory() as tmp:
         settings = _settings(moto_url, mesos_address, region, Path(tmp))
+        parts = build(
+            settings, demand=Demand(backlog), clock=lambda: utc(clock.now()), session=session
+        )
+        parts.store.create_table()
+        watched, watch = parts.reconciler.mesos, parts.watch
+        assert isinstance(watched, WatchedOperator) and watch is not None
         rows = []
-        parts = None
-        for label in ("cold", "steady", "steady"):
-            if parts is None:  # cold: fresh parts, nothing cached
-                parts = build(
-                    settings,
-                    demand=Demand(backlog),
-                    clock=lambda: utc(clock.now()),
-                    session=session,
-                )
-                parts.store.create_table()
+        for label in PASSES:
+            by_events = label.startswith("events")
+            parts.reconciler.mesos = watched if by_events else parts.operator
+            if by_events and not watch.running:
+                watch.start()
+                assert wait_fresh(watch, 600), "the event stream did not subscribe"
+            if "+" in label:
+                _churned(world, watch, int(label.split("+")[1]))
             lease = parts.store.acquire("bench", utc(clock.now()), 600)
             assert lease is not None
             stages = Stages()
@@ -283,10 +332,12 @@ def _passes(
                 result = parts.reconciler.run_pass(lease)
                 total = time.perf_counter() - started
             assert result.outcome == "ok", result.error
-            seconds = stages.own()
+            if by_events:
+                assert watched.source == "events"
             ref, size = _reference(mesos_address)
-            rows.append((label, total, seconds, ref, size))
+            rows.append((label, total, stages.own(), ref, size))
             clock.advance(60)
+        watch.stop()
     return rows
 
 

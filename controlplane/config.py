@@ -59,6 +59,11 @@ class MesosConfig(_Section):
     refuse_seconds: float = Field(default=30.0, gt=0)
     timeout_s: float = Field(default=10.0, gt=0)
     attempts: int = Field(default=5, ge=1)
+    #: The daemon keeps its picture of the cluster from the operator event stream
+    #: (SUBSCRIBE) instead of reading GET_STATE every pass (docs/mesos.md); every
+    #: `refresh_passes`-th pass reads GET_STATE and subscribes again, for what no event says.
+    events: bool = True
+    refresh_passes: int = Field(default=10, ge=1, le=10_000)
 
     def credentials(self) -> tuple[str, str] | None:
         """(principal, secret) for HTTP basic auth when the secret is given inline, or

@@ -195,6 +195,8 @@ class Daemon:
         if self.queue is not None and self.is_leader():
             self.queue.flush()
         self._stop_framework()
+        if self.parts.watch is not None:
+            self.parts.watch.stop()
         with self._lock:
             lease, self._lease = self._lease, None
         if lease is not None:
@@ -251,13 +253,18 @@ class Daemon:
             log.info("leader now (token %d)", lease.token)
         if lease is None and was:
             log.warning("no longer leader")
+        watch = self.parts.watch
         if lease is not None:
+            if watch is not None:
+                watch.start()  # the leader's passes read the cluster from its events
             self._load_queue()
             self._start_framework()
             framework = self.framework
             if framework is not None:
                 framework.scheduler.reconcile_outstanding()
         else:
+            if watch is not None:
+                watch.stop()
             self._stop_framework()
 
     def _load_queue(self) -> None:

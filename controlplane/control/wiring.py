@@ -31,7 +31,9 @@ from controlplane.control.reconcile import (
 from controlplane.demand import DemandSource
 from controlplane.demand.http_source import HttpDemandSource
 from controlplane.demand.queue import TaskQueue
+from controlplane.mesos.event_stream import ClusterWatch
 from controlplane.mesos.operator_client import OperatorClient
+from controlplane.mesos.watched import WatchedOperator
 from controlplane.ops.access import tokens_from
 from controlplane.state import StateStore
 from controlplane.state.clients import make_dynamodb
@@ -53,6 +55,8 @@ class Parts:
     reconciler: Reconciler
     #: (principal, secret) for Mesos, read once at start.
     credentials: tuple[str, str] | None = None
+    #: The operator event stream's picture of the cluster (the daemon runs it).
+    watch: ClusterWatch | None = None
 
 
 def default_demand(settings: Settings) -> DemandSource:
@@ -128,9 +132,11 @@ def build(
         interruptions = InterruptionQueue(
             caller, sqs, aws.interruption_queue_url, max_per_pass=aws.interruptions_per_pass
         )
+    # The event stream is the daemon's (it starts the watch); one pass alone reads GET_STATE.
+    watch = ClusterWatch(operator) if mesos.events else None
     reconciler = Reconciler(
         aws=AwsAccess(caller, autoscaling, observer, adapter),
-        mesos=operator,
+        mesos=operator if watch is None else WatchedOperator(operator, watch, mesos.refresh_passes),
         demand=demand if demand is not None else default_demand(settings),
         store=store,
         options=options,
@@ -139,7 +145,7 @@ def build(
         metrics=metrics,
         interruptions=interruptions,
     )
-    return Parts(settings, registry, caller, store, operator, reconciler, credentials)
+    return Parts(settings, registry, caller, store, operator, reconciler, credentials, watch)
 
 
 def mesos_credentials(

@@ -12,6 +12,7 @@ import base64
 import http.client
 import json
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Sequence
@@ -63,6 +64,17 @@ class OperatorMetrics:
             "controlplane_mesos_operator_call_seconds",
             "Mesos operator API call latency, retries included",
             ["call"],
+            registry=registry,
+        )
+        self.observations = Counter(
+            "controlplane_mesos_observations",
+            "How passes read the cluster: the event stream's picture or GET_STATE",
+            ["source"],
+            registry=registry,
+        )
+        self.stream_gaps = Counter(
+            "controlplane_mesos_stream_gaps",
+            "Times the operator event stream was opened again after a gap",
             registry=registry,
         )
 
@@ -256,6 +268,52 @@ class OperatorClient:
             raise _RetryableError(f"{target}: {exc}") from exc
         finally:
             conn.close()
+
+    def open_stream(
+        self, body: dict[str, Any], read_timeout_s: float
+    ) -> tuple[socket.socket, http.client.HTTPResponse]:
+        """POST a streaming call (the operator SUBSCRIBE) to the leader, following 307s:
+        the connection's socket (reads on it wait at most `read_timeout_s`; shut it down to
+        end the stream from another thread) and the 200 response, whose body the caller
+        reads. MesosError for anything else."""
+        data = json.dumps(body).encode("utf-8")
+        target = self._current
+        for _ in range(MAX_REDIRECTS + 1):
+            host, _, port = target.rpartition(":")
+            conn: http.client.HTTPConnection
+            if self._tls is not None:
+                conn = http.client.HTTPSConnection(
+                    host, int(port), timeout=self._timeout_s, context=self._tls
+                )
+            else:
+                conn = http.client.HTTPConnection(host, int(port), timeout=self._timeout_s)
+            try:
+                conn.request("POST", OPERATOR_PATH, body=data, headers=self._headers)
+                sock = conn.sock  # the response reads it even once the connection lets go
+                if sock is None:
+                    raise OSError("no connection after the request")
+                sock.settimeout(read_timeout_s)
+                resp = conn.getresponse()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                self._rotate(target)
+                raise MesosError(f"{target}: {exc}") from exc
+            if resp.status == 200:
+                return sock, resp
+            payload = resp.read()
+            conn.close()
+            if resp.status == 307:
+                location = resp.getheader("location", "")
+                leader = urlsplit(location).netloc or location.split("/", 1)[0]
+                if not leader:
+                    raise MesosError(f"307 from {target} without a usable Location {location!r}")
+                target = self._current = leader
+                continue
+            if resp.status == 503:
+                self._rotate(target)
+            text = payload.decode("utf-8", "replace")[:300]
+            raise MesosError(f"{body.get('type')}: master {target} answered {resp.status}: {text}")
+        raise MesosError(f"{body.get('type')}: more than {MAX_REDIRECTS} redirects")
 
     def _rotate(self, failed: str) -> None:
         """After a failure, try the next seed (the leader may have moved or died)."""

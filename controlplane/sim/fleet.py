@@ -35,7 +35,6 @@ from controlplane.sim.fleet_reads import (
     running_hostnames,
 )
 from controlplane.sim.mesos_master import MasterCore
-from controlplane.sim.mesos_master.state import SimAgent
 
 log = logging.getLogger(__name__)
 
@@ -300,20 +299,12 @@ class FleetBridge:
         resources: dict[str, float],
         attributes: dict[str, str | float],
     ) -> bool:
-        # `MasterCore.add_agent` assigns `<master>-S<n>` ids; the bridge wants ids derived
-        # from the instance, so it registers the record itself, under the core's lock.
+        # Agent ids derived from the instance, so a later bridge adopts them.
         aid = agent_id_for(instance_id)
         with self.core.lock:
             if aid in self.core.agents or aid in self.core.gone_agents:
                 return False  # adopted from an earlier bridge, or removed by the operator
-            self.core.agents[aid] = SimAgent(
-                id=aid,
-                hostname=hostname,
-                total=dict(resources),
-                attributes=attributes,
-                registered=self.core.now(),
-            )
-            self.core.request_allocation()
+            self.core.add_agent(hostname, resources, attributes, agent_id=aid)
             return True
 
     # ---- queries and the background runner ---------------------------------------------

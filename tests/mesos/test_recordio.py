@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controlplane.sim.mesos_master.recordio import Decoder, RecordIOError, encode
+from controlplane.mesos.recordio import Decoder, RecordIOError, encode
 
 
 @given(

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from controlplane.mesos.recordio import Decoder
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
-from controlplane.sim.mesos_master.recordio import Decoder
 from tests.support.mesos_calls import wait_for
 
 

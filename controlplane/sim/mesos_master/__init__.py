@@ -5,9 +5,9 @@ without HTTP. Wire facts it honours are in `shared/notes/mesos-wire.md`; what it
 is in `docs/mesos.md`.
 """
 
+from controlplane.mesos.recordio import Decoder, RecordIOError, encode
 from controlplane.sim.mesos_master.core import DEFAULT_AGENT, MasterCore
 from controlplane.sim.mesos_master.errors import CallError
-from controlplane.sim.mesos_master.recordio import Decoder, RecordIOError, encode
 from controlplane.sim.mesos_master.server import MesosMasterEmulator
 
 __all__ = [

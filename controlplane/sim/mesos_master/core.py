@@ -29,14 +29,17 @@ from controlplane.sim.mesos_master.state import (
     SimAgent,
     SimTask,
     add_all,
+    agent_json,
     fits,
     new_uuid,
     offer_json,
     positive,
     subtract,
+    task_json,
     value,
     worth_offering,
 )
+from controlplane.sim.mesos_master.watchers import Watchers, task_updated
 
 log = logging.getLogger(__name__)
 DEFAULT_AGENT = {"cpus": 4.0, "mem": 16384.0, "disk": 100000.0}
@@ -75,6 +78,8 @@ class MasterCore:
         self._next_allocation = 0.0
         #: Where the leading master listens (set by the emulator that leads).
         self.address = "127.0.0.1:5050"
+        #: Operator API subscribers (SUBSCRIBE on /api/v1): every change is an event to them.
+        self.watchers = Watchers()
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -91,10 +96,12 @@ class MasterCore:
         hostname: str | None = None,
         resources: Scalars | None = None,
         attributes: dict[str, str | float] | None = None,
+        *,
+        agent_id: str | None = None,
     ) -> str:
-        """Register an agent; returns its id (`<masterId>-S<n>`)."""
+        """Register an agent; returns its id (`<masterId>-S<n>` unless given)."""
         with self.lock:
-            agent_id = f"{self.master_id}-S{next(self._agent_ids)}"
+            agent_id = agent_id or f"{self.master_id}-S{next(self._agent_ids)}"
             host = hostname or f"agent-{len(self.agents) + len(self.gone_agents) + 1}"
             self.agents[agent_id] = SimAgent(
                 id=agent_id,
@@ -104,6 +111,10 @@ class MasterCore:
                 registered=self.now(),
             )
             self._allocate_now = True
+            added = self.agents[agent_id]
+            self.watchers.notify(
+                lambda: {"type": "AGENT_ADDED", "agent_added": {"agent": agent_json(added, {})}}
+            )
             return agent_id
 
     def remove_agent(self, agent_id: str, *, by_operator: bool = False) -> None:
@@ -116,6 +127,8 @@ class MasterCore:
                 self.end_task(task, "TASK_LOST", reason, "agent removed", from_agent=False)
             del self.agents[agent_id]
             self.gone_agents.add(agent_id)
+            gone = {"agent_id": value(agent_id)}
+            self.watchers.notify(lambda: {"type": "AGENT_REMOVED", "agent_removed": gone})
             for fw in self.frameworks.values():
                 fw.send({"type": "FAILURE", "failure": {"agent_id": value(agent_id)}})
 
@@ -265,6 +278,7 @@ class MasterCore:
         self.completed_tasks.append(task)
         self.send_update(task.framework_id, status)
         self._allocate_now = True
+        self.watchers.notify(lambda: task_updated(task, status))
 
     def kill(self, framework_id: str, task_id: str) -> None:
         with self.lock:
@@ -300,6 +314,9 @@ class MasterCore:
         status = self.status(task, None, None, from_agent=True)
         task.statuses.append(status)
         self.send_update(task.framework_id, status)
+        self.watchers.notify(
+            lambda: {"type": "TASK_ADDED", "task_added": {"task": task_json(task)}}
+        )
 
     # ---- offers -------------------------------------------------------------------------
 
@@ -384,6 +401,7 @@ class MasterCore:
                 for offer in list(self.offers.values()):
                     if now - offer.created >= self.offer_timeout_s:
                         self.rescind(offer)
+            self.watchers.tick(now)
             if self._allocate_now or now >= self._next_allocation:
                 self._allocate_now = False
                 self._next_allocation = now + self.allocation_interval_s

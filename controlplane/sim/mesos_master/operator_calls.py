@@ -12,17 +12,19 @@ from controlplane.sim.mesos_master import call_shapes
 from controlplane.sim.mesos_master.core import MasterCore
 from controlplane.sim.mesos_master.errors import CallError
 from controlplane.sim.mesos_master.state import (
+    HEARTBEAT_INTERVAL_S,
     JSON,
+    EventStream,
     SimAgent,
-    attributes_json,
+    agent_json,
     nanos,
-    resources_json,
     task_json,
     value,
 )
 
 OPERATOR_CALLS = frozenset(
     {"GET_AGENTS", "GET_TASKS", "GET_FRAMEWORKS", "GET_STATE", "GET_VERSION", "GET_HEALTH"}
+    | {"SUBSCRIBE"}
     | {"DRAIN_AGENT", "DEACTIVATE_AGENT", "REACTIVATE_AGENT", "MARK_AGENT_GONE"}
 )
 #: Calls that change the cluster: they answer 200 with an empty body.
@@ -42,6 +44,8 @@ def handle(core: MasterCore, call: Any) -> JSON | None:
     if kind not in OPERATOR_CALLS:
         raise CallError(400, f"Failed to parse body into Call: unknown 'type' {kind!r}")
     call_shapes.check(call, call_shapes.OPERATOR_CALL)
+    if kind == "SUBSCRIBE":
+        raise CallError(400, "SUBSCRIBE is a stream: the HTTP front serves it (`subscribe`)")
     with core.locked():
         if kind == "GET_AGENTS":
             return {"type": kind, "get_agents": agents_view(core)}
@@ -54,13 +58,7 @@ def handle(core: MasterCore, call: Any) -> JSON | None:
         if kind == "GET_HEALTH":
             return {"type": kind, "get_health": {"healthy": True}}
         if kind == "GET_STATE":
-            state = {
-                "get_tasks": tasks_view(core),
-                "get_executors": {"executors": []},
-                "get_frameworks": frameworks_view(core),
-                "get_agents": agents_view(core),
-            }
-            return {"type": kind, "get_state": state}
+            return {"type": kind, "get_state": state_view(core)}
         field = _ACTIONS[str(kind)]
         body = call.get(field)
         if not isinstance(body, dict):
@@ -101,31 +99,35 @@ def _grace(body: JSON) -> float | None:
     return seconds
 
 
-def agent_view(core: MasterCore, agent: SimAgent) -> JSON:
-    out: JSON = {
-        "agent_info": {
-            "hostname": agent.hostname,
-            "port": agent.port,
-            "id": value(agent.id),
-            "resources": resources_json(agent.total),
-            "attributes": attributes_json(agent.attributes),
-        },
-        "active": agent.active,
-        "deactivated": not agent.active,
-        "version": "1.11.0",
-        "pid": f"slave(1)@127.0.0.1:{agent.port}",
-        "registered_time": nanos(agent.registered),
-        "total_resources": resources_json(agent.total),
-        "allocated_resources": resources_json(agent.allocated()),
-        "offered_resources": resources_json(core.offered(agent.id)),
-        "capabilities": [],
+def state_view(core: MasterCore) -> JSON:
+    """GET_STATE's `get_state` (also the operator stream's SUBSCRIBED snapshot)."""
+    return {
+        "get_tasks": tasks_view(core),
+        "get_executors": {"executors": []},
+        "get_frameworks": frameworks_view(core),
+        "get_agents": agents_view(core),
     }
-    if agent.drain_state is not None:
-        config: JSON = {"mark_gone": agent.mark_gone}
-        if agent.drain_grace_s is not None:
-            config["max_grace_period"] = nanos(agent.drain_grace_s)
-        out["drain_info"] = {"state": agent.drain_state, "config": config}
-    return out
+
+
+def subscribe(core: MasterCore) -> EventStream:
+    """The operator API's SUBSCRIBE: a stream that opens with SUBSCRIBED (the whole state)
+    and a HEARTBEAT, then carries every TASK_ADDED, TASK_UPDATED, AGENT_ADDED and
+    AGENT_REMOVED, and a HEARTBEAT every `HEARTBEAT_INTERVAL_S`. Taken under the core's
+    lock, so nothing that happens between the snapshot and the first event is lost."""
+    stream = EventStream()
+    with core.locked():
+        subscribed = {
+            "get_state": state_view(core),
+            "heartbeat_interval_seconds": HEARTBEAT_INTERVAL_S,
+        }
+        stream.put({"type": "SUBSCRIBED", "subscribed": subscribed})
+        stream.put({"type": "HEARTBEAT"})
+        core.watchers.add(stream, core.now())
+    return stream
+
+
+def agent_view(core: MasterCore, agent: SimAgent) -> JSON:
+    return agent_json(agent, core.offered(agent.id))
 
 
 def agents_view(core: MasterCore) -> JSON:

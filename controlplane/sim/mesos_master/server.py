@@ -65,7 +65,7 @@ class MesosMasterEmulator:
         self._service: HttpService | None = None
         self._ticker: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._streams: dict[EventStream, str] = {}
+        self._streams: dict[EventStream, str | None] = {}
         self._streams_lock = threading.Lock()
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -150,15 +150,20 @@ class MesosMasterEmulator:
         with self._streams_lock:
             streams = list(self._streams.items())
         for stream, framework_id in streams:
-            self.core.stream_closed(framework_id, stream)
+            if framework_id is None:
+                stream.close()
+            else:
+                self.core.stream_closed(framework_id, stream)
 
     async def _serve_stream(
         self,
         request: web.Request,
         reply: web.StreamResponse,
-        framework_id: str,
+        framework_id: str | None,
         stream: EventStream,
     ) -> None:
+        """Write a stream's records until it closes or the client goes (`framework_id`
+        None: an operator subscriber's stream, closed with nobody to tell)."""
         with self._streams_lock:
             self._streams[stream] = framework_id
         try:
@@ -179,7 +184,10 @@ class MesosMasterEmulator:
         finally:
             with self._streams_lock:
                 self._streams.pop(stream, None)
-            self.core.stream_closed(framework_id, stream)
+            if framework_id is None:
+                stream.close()
+            else:
+                self.core.stream_closed(framework_id, stream)
 
     def _tick_loop(self) -> None:
         deadline = None
@@ -242,6 +250,8 @@ class MesosMasterEmulator:
         try:
             if path == SCHEDULER_PATH:
                 return await self._scheduler(request, call)
+            if isinstance(call, dict) and call.get("type") == "SUBSCRIBE":
+                return await self._watch(request)
             reply = await in_thread(lambda: operator_calls.handle(self.core, call))
             return _json(200, reply)
         except CallError as err:
@@ -291,6 +301,16 @@ class MesosMasterEmulator:
         reply.enable_chunked_encoding()
         await reply.prepare(request)
         await self._serve_stream(request, reply, fw_id, stream)
+        return reply
+
+    async def _watch(self, request: web.Request) -> web.StreamResponse:
+        """The operator API's SUBSCRIBE: a chunked RecordIO stream of master events."""
+        stream = await in_thread(lambda: operator_calls.subscribe(self.core))
+        reply = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        reply.force_close()
+        reply.enable_chunked_encoding()
+        await reply.prepare(request)
+        await self._serve_stream(request, reply, None, stream)
         return reply
 
 

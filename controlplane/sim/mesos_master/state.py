@@ -15,7 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from controlplane.sim.mesos_master.recordio import encode
+from controlplane.mesos.recordio import encode
 
 JSON = dict[str, Any]
 Scalars = dict[str, float]
@@ -210,6 +210,34 @@ def offer_json(offer: Offer, agent: SimAgent) -> JSON:
         "attributes": attributes_json(agent.attributes),
         "allocation_info": {"role": "*"},
     }
+
+
+def agent_json(agent: SimAgent, offered: Scalars) -> JSON:
+    """One agent as GET_AGENTS (and the operator event stream) shows it."""
+    out: JSON = {
+        "agent_info": {
+            "hostname": agent.hostname,
+            "port": agent.port,
+            "id": value(agent.id),
+            "resources": resources_json(agent.total),
+            "attributes": attributes_json(agent.attributes),
+        },
+        "active": agent.active,
+        "deactivated": not agent.active,
+        "version": "1.11.0",
+        "pid": f"slave(1)@127.0.0.1:{agent.port}",
+        "registered_time": nanos(agent.registered),
+        "total_resources": resources_json(agent.total),
+        "allocated_resources": resources_json(agent.allocated()),
+        "offered_resources": resources_json(offered),
+        "capabilities": [],
+    }
+    if agent.drain_state is not None:
+        config: JSON = {"mark_gone": agent.mark_gone}
+        if agent.drain_grace_s is not None:
+            config["max_grace_period"] = nanos(agent.drain_grace_s)
+        out["drain_info"] = {"state": agent.drain_state, "config": config}
+    return out
 
 
 def task_json(task: SimTask) -> JSON:
