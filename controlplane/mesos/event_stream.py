@@ -84,7 +84,7 @@ class ClusterPicture:
             self._agents = {a.id: replace(a, tasks=()) for a in agents}
             self._tasks = {a.id: {t.id: t for t in a.tasks} for a in agents}
             self._extra = {a.id: _beyond(a.used, a.tasks) for a in agents}
-            self._views = {a.id: a for a in agents}
+            self._views = {a.id: replace(a, offered={}) for a in agents}
             self._dirty.clear()
             self.heartbeat_s = float(beat)
             self.fresh = True
@@ -200,7 +200,7 @@ def _with_tasks(agent: AgentView, tasks: Iterable[TaskView], extra: dict[str, fl
     for task in live:
         for name, amount in task.resources.items():
             used[name] = used.get(name, 0.0) + amount
-    return replace(agent, tasks=live, used=used)
+    return replace(agent, tasks=live, used=used, offered={})  # offers have no events
 
 
 def _dict(value: Any, where: str) -> dict[str, Any]:
