@@ -4,6 +4,7 @@ timeouts, offer timeouts, agent removal."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from controlplane.sim.clock import VirtualClock
 from controlplane.sim.mesos_master import MasterCore
@@ -75,3 +76,60 @@ def test_offer_timeout_rescinds_and_removed_agent_is_lost() -> None:
     assert update["update"]["status"]["state"] == "TASK_LOST"  # type: ignore[index]
     assert update["update"]["status"]["reason"] == "REASON_AGENT_REMOVED"  # type: ignore[index]
     assert {"type": "FAILURE", "failure": {"agent_id": {"value": agent}}} in got
+
+
+def _run(core: MasterCore, fw_id: str, agent: str, task_id: str, ends_at: float | None) -> None:
+    with core.locked():
+        task = SimTask(task_id, task_id, fw_id, agent, {"cpus": 1.0}, {}, core.now(), ends_at)
+        core.launch(core.agents[agent], task)
+
+
+def _updates(stream: EventStream) -> list[tuple[str, str]]:
+    got: list[Any] = [e["update"] for e in events(stream) if e["type"] == "UPDATE"]
+    return [(u["status"]["task_id"]["value"], u["status"]["state"]) for u in got]
+
+
+def test_tasks_exit_at_their_end_once_even_if_killed_or_relaunched_before() -> None:
+    clock = VirtualClock()
+    core = MasterCore(clock)
+    agent = core.add_agent(resources={"cpus": 4.0, "mem": 4096.0})
+    fw, stream = core.subscribe({"user": "u", "name": "n"}, None)
+    _run(core, fw.id, agent, "short", clock.now() + 10)
+    _run(core, fw.id, agent, "killed", clock.now() + 10)
+    _run(core, fw.id, agent, "again", clock.now() + 5)
+    _run(core, fw.id, agent, "forever", None)
+    events(stream)
+    core.kill(fw.id, "killed")
+    clock.advance(5)
+    core.tick()
+    assert _updates(stream) == [("killed", "TASK_KILLED"), ("again", "TASK_FINISHED")]
+    _run(core, fw.id, agent, "again", clock.now() + 20)  # the same id, launched anew
+    assert _updates(stream) == [("again", "TASK_RUNNING")]
+    clock.advance(5)
+    core.tick()
+    assert _updates(stream) == [("short", "TASK_FINISHED")]  # neither kill nor first end
+    clock.advance(15)
+    core.tick()
+    assert _updates(stream) == [("again", "TASK_FINISHED")]
+    assert sorted(t for _, t in core.agents[agent].tasks) == ["forever"]
+
+
+def test_a_draining_agent_is_killed_at_its_deadline_and_then_forgotten() -> None:
+    clock = VirtualClock()
+    core = MasterCore(clock)
+    agent = core.add_agent(resources={"cpus": 4.0, "mem": 4096.0})
+    other = core.add_agent(resources={"cpus": 4.0, "mem": 4096.0})
+    fw, stream = core.subscribe({"user": "u", "name": "n"}, None)
+    _run(core, fw.id, agent, "t", None)
+    _run(core, fw.id, other, "u", None)
+    core.drain_agent(agent, 30.0, False)
+    clock.advance(29)
+    core.tick()
+    assert core.agents[agent].drain_state == "DRAINING" and core.due.draining == {agent}
+    events(stream)
+    clock.advance(1)
+    core.tick()
+    assert _updates(stream) == [("t", "TASK_KILLED")]
+    assert core.agents[agent].drain_state == "DRAINED"
+    core.tick()
+    assert core.due.draining == set() and [t for _, t in core.agents[other].tasks] == ["u"]

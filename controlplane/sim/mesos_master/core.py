@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 from controlplane.sim.clock import Clock, RealClock
 from controlplane.sim.mesos_master import drain
+from controlplane.sim.mesos_master.due import DueWork
 from controlplane.sim.mesos_master.errors import CallError
 from controlplane.sim.mesos_master.state import (
     HEARTBEAT_INTERVAL_S,
@@ -80,6 +81,8 @@ class MasterCore:
         self.address = "127.0.0.1:5050"
         #: Operator API subscribers (SUBSCRIBE on /api/v1): every change is an event to them.
         self.watchers = Watchers()
+        #: Task ends and draining agents, so a tick touches only what is due.
+        self.due = DueWork()
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -311,6 +314,7 @@ class MasterCore:
         self.launched_ids.append(task.task_id)
         agent.tasks[(task.framework_id, task.task_id)] = task
         task.state = "TASK_RUNNING"
+        self.due.started(task)
         status = self.status(task, None, None, from_agent=True)
         task.statuses.append(status)
         self.send_update(task.framework_id, status)
@@ -323,8 +327,16 @@ class MasterCore:
     def offered(self, agent_id: str) -> Scalars:
         return add_all(o.resources for o in self.offers.values() if o.agent_id == agent_id)
 
-    def free(self, agent: SimAgent) -> Scalars:
-        return positive(subtract(subtract(agent.total, agent.allocated()), self.offered(agent.id)))
+    def offered_map(self) -> dict[str, Scalars]:
+        """Every agent's outstanding offers, summed in one walk over the offers."""
+        by_agent: dict[str, list[Scalars]] = {}
+        for offer in self.offers.values():
+            by_agent.setdefault(offer.agent_id, []).append(offer.resources)
+        return {agent_id: add_all(parts) for agent_id, parts in by_agent.items()}
+
+    def free(self, agent: SimAgent, offered: Scalars | None = None) -> Scalars:
+        held = self.offered(agent.id) if offered is None else offered
+        return positive(subtract(subtract(agent.total, agent.allocated()), held))
 
     def rescind_agent_offers(self, agent_id: str) -> None:
         for offer in [o for o in self.offers.values() if o.agent_id == agent_id]:
@@ -360,12 +372,14 @@ class MasterCore:
             if fw.stream is None or fw.stream.closed or fw.suppressed:
                 continue
             made: list[JSON] = []
+            fw.filters = {a: t for a, t in fw.filters.items() if t > now}
+            offered = self.offered_map()
             for agent in sorted(self.agents.values(), key=lambda a: a.id):
                 if not agent.active or agent.drain_state is not None:
                     continue
                 if fw.filters.get(agent.id, 0.0) > now:
                     continue
-                free = self.free(agent)
+                free = self.free(agent, offered.get(agent.id, {}))
                 if not worth_offering(free):
                     continue
                 offer = Offer(f"{self.master_id}-O{next(self._ids)}", fw.id, agent.id, free, now)
@@ -380,10 +394,9 @@ class MasterCore:
         """Do whatever the clock says is due; cheap when nothing is."""
         with self.lock:
             now = self.now()
-            for agent in list(self.agents.values()):
-                for task in list(agent.tasks.values()):
-                    if task.ends_at is not None and now >= task.ends_at:
-                        self.end_task(task, task.outcome, None, "command exited")
+            for task in self.due.exited(now, self.agents):
+                self.end_task(task, task.outcome, None, "command exited")
+            for agent in self.due.draining_agents(self.agents):
                 drain.advance(self, agent, now)
             for fw in list(self.frameworks.values()):
                 if fw.stream is not None and not fw.stream.closed:
@@ -396,11 +409,12 @@ class MasterCore:
                 ):
                     log.info("framework %s failover timeout: removing it", fw.id)
                     self.remove_framework(fw.id)
-                fw.filters = {a: t for a, t in fw.filters.items() if t > now}
             if self.offer_timeout_s is not None:
+                # Offers are kept in the order they were made: the oldest come first.
                 for offer in list(self.offers.values()):
-                    if now - offer.created >= self.offer_timeout_s:
-                        self.rescind(offer)
+                    if now - offer.created < self.offer_timeout_s:
+                        break
+                    self.rescind(offer)
             self.watchers.tick(now)
             if self._allocate_now or now >= self._next_allocation:
                 self._allocate_now = False
@@ -411,8 +425,9 @@ class MasterCore:
         """Offered + allocated must never exceed an agent's total (used by tests)."""
         with self.lock:
             out = []
+            offered = self.offered_map()
             for agent in self.agents.values():
-                used = add_all([agent.allocated(), self.offered(agent.id)])
+                used = add_all([agent.allocated(), offered.get(agent.id, {})])
                 if not fits(used, agent.total):
                     out.append(f"{agent.id}: offered+allocated {used} > total {agent.total}")
                 if not agent.active and any(o.agent_id == agent.id for o in self.offers.values()):

@@ -38,6 +38,7 @@ def start(core: MasterCore, agent: SimAgent, grace_s: float | None, mark_gone: b
     if agent.drain_state != "DRAINING":
         agent.drain_deadline = now + (grace_s or 0.0)
     agent.drain_state = "DRAINING"
+    core.due.draining.add(agent.id)
     agent.drain_grace_s = grace_s
     agent.mark_gone = agent.mark_gone or mark_gone
     advance(core, agent, now)

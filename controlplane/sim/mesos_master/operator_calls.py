@@ -15,7 +15,6 @@ from controlplane.sim.mesos_master.state import (
     HEARTBEAT_INTERVAL_S,
     JSON,
     EventStream,
-    SimAgent,
     agent_json,
     nanos,
     task_json,
@@ -126,12 +125,10 @@ def subscribe(core: MasterCore) -> EventStream:
     return stream
 
 
-def agent_view(core: MasterCore, agent: SimAgent) -> JSON:
-    return agent_json(agent, core.offered(agent.id))
-
-
 def agents_view(core: MasterCore) -> JSON:
-    agents = [agent_view(core, a) for a in sorted(core.agents.values(), key=lambda a: a.id)]
+    offered = core.offered_map()
+    ordered = sorted(core.agents.values(), key=lambda a: a.id)
+    agents = [agent_json(a, offered.get(a.id, {})) for a in ordered]
     return {"agents": agents, "recovered_agents": []}
 
 
@@ -169,6 +166,7 @@ def legacy_state(core: MasterCore, leader: str) -> JSON:
     """`GET /master/state`: the pre-v1 view with flat resources and attributes."""
     with core.locked():
         slaves = []
+        offered = core.offered_map()
         for agent in sorted(core.agents.values(), key=lambda a: a.id):
             slave: JSON = {
                 "id": agent.id,
@@ -181,7 +179,7 @@ def legacy_state(core: MasterCore, leader: str) -> JSON:
                 "attributes": dict(agent.attributes),
                 "resources": dict(agent.total),
                 "used_resources": agent.allocated(),
-                "offered_resources": core.offered(agent.id),
+                "offered_resources": offered.get(agent.id, {}),
             }
             if agent.drain_state is not None:
                 slave["drain_info"] = {
