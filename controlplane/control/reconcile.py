@@ -43,7 +43,7 @@ from controlplane.control.pass_files import PassRecorder
 from controlplane.control.registration import review_registrations
 from controlplane.control.relocating import Relocator
 from controlplane.demand import DemandSource
-from controlplane.mesos.observe import observe_agents
+from controlplane.mesos.observe import AgentModels, observe_agents
 from controlplane.mesos.replies import AgentView
 from controlplane.model import Plan, Snapshot
 from controlplane.planning import plan as make_plan
@@ -162,6 +162,8 @@ class Reconciler:
         self.metrics = metrics
         self.interruptions = interruptions
         self._abandon: threading.Event | None = None
+        #: Agent models of views the event stream's picture keeps from pass to pass.
+        self._models = AgentModels()
 
     # ---- observe ------------------------------------------------------------------------
 
@@ -175,7 +177,10 @@ class Reconciler:
         failures = _staged("observe_aws", lambda: observer.scaling_failures(state.ledger))
         ledger, takebacks = assess_delivery(state.ledger, aws.groups, failures, settings, now)
         pending = _staged("observe_demand", self.demand.pending)
-        mesos = _staged("observe_mesos", lambda: observe_agents(views, now, state.idle_since))
+        models = self._models.use(getattr(self.mesos, "source", None) == "events")
+        mesos = _staged(
+            "observe_mesos", lambda: observe_agents(views, now, state.idle_since, models)
+        )
         for agent_id, why in sorted(mesos.skipped.items()):
             log.debug("agent %s left out: %s", agent_id, why)
         opts = self.options

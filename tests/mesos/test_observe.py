@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from controlplane.mesos.observe import observe_agents
+from controlplane.mesos.observe import AgentModels, observe_agents
 from controlplane.mesos.operator_client import OperatorClient
 from controlplane.mesos.replies import AgentView, MalformedReplyError, TaskView
 from controlplane.sim.mesos_master import MesosMasterEmulator
@@ -96,3 +96,22 @@ def test_observes_the_emulator(emulator: MesosMasterEmulator) -> None:
     out = observe_agents(OperatorClient(emulator.address).agents(), NOW)
     assert sorted(a.zone for a in out.agents) == ["us-east-1a", "us-east-1b", "us-east-1c"]
     assert all(a.state == "active" and a.idle_since == NOW for a in out.agents)
+
+
+def test_models_are_kept_only_for_the_same_view_and_idle_memory() -> None:
+    """A view the picture did not rebuild keeps its Agent; a rebuilt view, a changed idle
+    time or a GET_STATE read (use(False)) builds anew; departed agents are forgotten."""
+    models = AgentModels()
+    busy, idle, gone = view("A", tasks=2), view("B"), view("C")
+    first = observe_agents([busy, idle, gone], NOW, {}, models.use(True))
+    again = observe_agents([busy, idle], NOW + timedelta(minutes=1), first.idle_since, models)
+    same = {a.id: a for a in first.agents}
+    assert [a is same[a.id] for a in again.agents] == [True, True]
+    assert "C" not in models._made
+    rebuilt = replace(busy, tasks=busy.tasks[:1], used={"cpus": 1.0})
+    later = observe_agents([rebuilt, idle], NOW, {"B": NOW - timedelta(hours=1)}, models)
+    by_id = {a.id: a for a in later.agents}
+    assert by_id["A"] is not same["A"] and by_id["A"].tasks == 1
+    assert by_id["B"] is not same["B"] and by_id["B"].idle_since == NOW - timedelta(hours=1)
+    assert later == observe_agents([rebuilt, idle], NOW, {"B": NOW - timedelta(hours=1)})
+    assert models.use(False) is None and models._made == {}
