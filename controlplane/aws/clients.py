@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
+from controlplane.aws import fast_xml
 from controlplane.aws.calls import client_config
 
 if TYPE_CHECKING:  # type stubs are a dev dependency, absent from the Lambda bundle
@@ -22,6 +23,8 @@ def make_clients(
     autoscaling = session.client(
         "autoscaling", region_name=region, endpoint_url=endpoint_url, config=config
     )
+    # Its replies hold every instance of the cluster, in XML, every pass.
+    fast_xml.install(autoscaling)
     ec2 = session.client("ec2", region_name=region, endpoint_url=endpoint_url, config=config)
     return autoscaling, ec2
 

@@ -1,0 +1,121 @@
+"""Query-protocol (XML) replies parsed by plans compiled once per shape.
+
+Auto Scaling speaks only the query protocol, so a pass over 10,000 instances reads them
+from XML: DescribeAutoScalingGroups' replies. botocore's parser rebuilds, for every element,
+a map from tag to child (a regular expression per child to drop the namespace) and walks
+every member the shape declares; at 10,000 instances that is most of the AWS side of a
+pass. `CompiledQueryParser` keeps botocore's parser and its output, and replaces only the
+structure step: per shape, once, a table from tag to member, and one walk over
+the children present. Anything the table does not cover (flattened lists, XML attributes,
+header members, unions, errors, a tag seen twice) goes to botocore's own code, so the
+result is always what botocore would return; a property test holds the two to equality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from botocore.model import Shape
+from botocore.parsers import PROTOCOL_PARSERS, QueryParser, ResponseParserFactory
+
+#: One member of a compiled structure: its name, its shape, and how its text becomes a value
+#: (None for lists and structures, which are parsed by shape).
+_Member = tuple[str, Shape, Callable[[str], Any] | None]
+
+
+class CompiledQueryParser(QueryParser):
+    """botocore's QueryParser with structures parsed by a per-shape table."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._plans: dict[int, tuple[Shape, dict[str, _Member] | None]] = {}
+        #: Namespaced tag -> the bare name the model uses (botocore strips '{...}' too).
+        self._local: dict[str, str] = {}
+        self._scalars: dict[str, Callable[[str], Any]] = {
+            "string": str,
+            "character": str,
+            "integer": int,
+            "long": int,
+            "float": float,
+            "double": float,
+            "boolean": lambda text: text == "true",
+            "timestamp": self._timestamp_parser,  # type: ignore[attr-defined]
+        }
+
+    def _handle_structure(self, shape: Shape, node: Any) -> Any:
+        plan = self._plan(shape)
+        if plan is None or not isinstance(node, Element):
+            return super()._handle_structure(shape, node)  # type: ignore[misc]
+        parsed: dict[str, Any] = {}
+        local = self._local
+        for child in node:
+            tag = child.tag
+            bare = local.get(tag)
+            if bare is None:
+                bare = local[tag] = tag.rpartition("}")[2]
+            member = plan.get(bare)
+            if member is None:
+                continue  # a tag the model does not know, ignored as botocore does
+            name, member_shape, scalar = member
+            if name in parsed:  # botocore makes repeated tags a list: let it
+                return super()._handle_structure(shape, node)  # type: ignore[misc]
+            if scalar is not None:
+                parsed[name] = scalar(child.text or "")
+            else:
+                parsed[name] = self._parse_shape(member_shape, child)  # type: ignore[attr-defined]
+        return parsed
+
+    def _plan(self, shape: Shape) -> dict[str, _Member] | None:
+        """The tag table of `shape` (None: botocore's code parses it), compiled once."""
+        kept = self._plans.get(id(shape))
+        if kept is not None and kept[0] is shape:
+            return kept[1]
+        plan = self._compile(shape)
+        self._plans[id(shape)] = (shape, plan)
+        return plan
+
+    def _compile(self, shape: Shape) -> dict[str, _Member] | None:
+        if shape.metadata.get("exception", False) or getattr(shape, "is_tagged_union", False):
+            return None
+        plan: dict[str, _Member] = {}
+        for name, member in shape.members.items():  # type: ignore[attr-defined]
+            serialization = member.serialization
+            if serialization.get("location") in self.KNOWN_LOCATIONS or serialization.get(
+                "eventheader"
+            ):
+                continue  # not in the body: botocore skips these members too
+            if serialization.get("xmlAttribute") or serialization.get("flattened"):
+                return None
+            if member.type_name == "list" and member.member.serialization.get("flattened"):
+                return None
+            scalar = self._scalars.get(member.type_name)
+            if scalar is None and member.type_name not in ("list", "structure"):
+                return None  # maps, blobs: botocore's code
+            plan[serialization.get("name", name)] = (name, member, scalar)
+        return plan
+
+
+class FastQueryParsers(ResponseParserFactory):
+    """A response parser factory handing out one compiled query parser (its plans are
+    kept between calls); every other protocol gets botocore's parser."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._query = CompiledQueryParser()
+
+    def create_parser(self, protocol_name: str) -> Any:
+        if protocol_name == "query":
+            return self._query
+        return PROTOCOL_PARSERS[protocol_name]()  # type: ignore[operator]
+
+
+def install(client: Any) -> bool:
+    """Have `client` parse its query-protocol replies with the compiled parser; False (and
+    botocore's parser kept) when this botocore keeps its endpoint differently."""
+    endpoint = getattr(client, "_endpoint", None)
+    if endpoint is None or not hasattr(endpoint, "_response_parser_factory"):
+        return False
+    endpoint._response_parser_factory = FastQueryParsers()
+    return True
