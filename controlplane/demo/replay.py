@@ -30,6 +30,7 @@ from controlplane.demand.submission import MAX_BATCH
 from controlplane.demo.config import DemoConfig, Variant
 from controlplane.demo.workload import Arrival, Workload
 from controlplane.sim.clock import VirtualClock, utc
+from controlplane.sim.fleet import SyncReport
 from controlplane.sim.spot_market import SpotMarket
 from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
 
@@ -258,6 +259,7 @@ class Replay:
         step = 0
         settings_lease_every = daemon.settings.loop.lease_ttl_s / 3
         last_lease = -settings_lease_every
+        report, changed = SyncReport(at=self.now()), True
         while self.now() < horizon:
             self.clock.advance(config.step_s)
             step += 1
@@ -269,13 +271,15 @@ class Replay:
             if self.market is not None:
                 self.market.step(now, config.step_s)
             world.core.tick()
-            report = world.bridge.sync()
+            if self._may_have_changed(report, changed):
+                report = world.bridge.sync()
             if now - last_lease >= settings_lease_every - 1e-9:
                 daemon.tick_lease()
                 last_lease = now
             if due:
                 self._submit(daemon, due)
-            if step % every == 0 and self._pass(daemon, now):
+            changed = step % every == 0 and self._pass(daemon, now)
+            if changed:
                 report = world.bridge.sync()  # groups changed: instances launch or leave
             self._settle(world)
             sample = self._sample(world, daemon, now, report.waiting_pools)
@@ -287,6 +291,17 @@ class Replay:
             self.record.interruptions = self.market.warnings
             lost = world.bridge.lost_to_reclaims
             self.record.lost_to_reclaims = sorted(t for v in lost for t in v.tasks)
+
+    def _may_have_changed(self, report: SyncReport, changed: bool) -> bool:
+        """Whether the bridge must read the groups this step. Only API calls change moto's
+        groups, and in a replay only the daemon's passes (and the Spot market) make them: with
+        nothing booting, nothing leaving and no pass acting since the last read, the read
+        would find what the last one did (a tenth of a day's replay, skipped)."""
+        return (
+            changed
+            or self.market is not None
+            or bool(report.waiting or report.leaving or report.errors)
+        )
 
     def _submit(self, daemon: Daemon, due: list[int]) -> None:
         base, gpu = self._pool_for
@@ -348,7 +363,7 @@ class Replay:
         deadline = time.monotonic() + SETTLE_S
         quiet = 0
         while time.monotonic() < deadline and quiet < 3:
-            time.sleep(0.003)
+            time.sleep(0.001)
             with core.lock:
                 busy = bool(core.offers) or core._allocate_now
             quiet = 0 if busy else quiet + 1
