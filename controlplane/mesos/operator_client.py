@@ -239,15 +239,17 @@ class OperatorClient:
             return reply
         raise MesosError(f"{body.get('type')}: more than {MAX_REDIRECTS} redirects")
 
-    def _post(self, target: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    def _connect(self, target: str) -> http.client.HTTPConnection:
+        """A connection to `target` (host:port), over TLS when the client was given it."""
         host, _, port = target.rpartition(":")
-        conn: http.client.HTTPConnection
         if self._tls is not None:
-            conn = http.client.HTTPSConnection(
+            return http.client.HTTPSConnection(
                 host, int(port), timeout=self._timeout_s, context=self._tls
             )
-        else:
-            conn = http.client.HTTPConnection(host, int(port), timeout=self._timeout_s)
+        return http.client.HTTPConnection(host, int(port), timeout=self._timeout_s)
+
+    def _post(self, target: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
+        conn = self._connect(target)
         try:
             conn.request(
                 "POST",
@@ -279,14 +281,7 @@ class OperatorClient:
         data = json.dumps(body).encode("utf-8")
         target = self._current
         for _ in range(MAX_REDIRECTS + 1):
-            host, _, port = target.rpartition(":")
-            conn: http.client.HTTPConnection
-            if self._tls is not None:
-                conn = http.client.HTTPSConnection(
-                    host, int(port), timeout=self._timeout_s, context=self._tls
-                )
-            else:
-                conn = http.client.HTTPConnection(host, int(port), timeout=self._timeout_s)
+            conn = self._connect(target)
             try:
                 conn.request("POST", OPERATOR_PATH, body=data, headers=self._headers)
                 sock = conn.sock  # the response reads it even once the connection lets go
