@@ -2,8 +2,10 @@
 
 No HTTP here: `scheduler_calls` and `operator_calls` turn requests into calls on
 `MasterCore`, and `tick()` moves time-driven things (task ends, heartbeats, decline filters,
-drain grace periods, framework failover timeouts). One lock guards everything; events go
-into per-framework queues that the HTTP layer writes out without holding it.
+drain grace periods, framework failover timeouts; `due` keeps what will be due, so a tick
+costs what is). Offers are made by `allocation`, drains advanced by `drain`. One lock guards
+everything; events go into per-framework queues that the HTTP layer writes out without
+holding it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from controlplane.sim.clock import Clock, RealClock
-from controlplane.sim.mesos_master import drain
+from controlplane.sim.mesos_master import allocation, drain
 from controlplane.sim.mesos_master.due import DueWork
 from controlplane.sim.mesos_master.errors import CallError
 from controlplane.sim.mesos_master.state import (
@@ -31,14 +33,11 @@ from controlplane.sim.mesos_master.state import (
     SimTask,
     add_all,
     agent_json,
-    fits,
     new_uuid,
-    offer_json,
     positive,
     subtract,
     task_json,
     value,
-    worth_offering,
 )
 from controlplane.sim.mesos_master.watchers import Watchers, task_updated
 
@@ -91,6 +90,10 @@ class MasterCore:
 
     def now(self) -> float:
         return self.clock.now()
+
+    def next_id(self) -> int:
+        """The next number of the master's offer ids."""
+        return next(self._ids)
 
     # ---- agents -------------------------------------------------------------------------
 
@@ -367,27 +370,6 @@ class MasterCore:
         fw.filters.clear()
         self._allocate_now = True
 
-    def _allocate(self, now: float) -> None:
-        for fw in sorted(self.frameworks.values(), key=lambda f: f.id):
-            if fw.stream is None or fw.stream.closed or fw.suppressed:
-                continue
-            made: list[JSON] = []
-            fw.filters = {a: t for a, t in fw.filters.items() if t > now}
-            offered = self.offered_map()
-            for agent in sorted(self.agents.values(), key=lambda a: a.id):
-                if not agent.active or agent.drain_state is not None:
-                    continue
-                if fw.filters.get(agent.id, 0.0) > now:
-                    continue
-                free = self.free(agent, offered.get(agent.id, {}))
-                if not worth_offering(free):
-                    continue
-                offer = Offer(f"{self.master_id}-O{next(self._ids)}", fw.id, agent.id, free, now)
-                self.offers[offer.id] = offer
-                made.append(offer_json(offer, agent))
-            if made:
-                fw.send({"type": "OFFERS", "offers": {"offers": made}})
-
     # ---- time ---------------------------------------------------------------------------
 
     def tick(self) -> None:
@@ -419,20 +401,12 @@ class MasterCore:
             if self._allocate_now or now >= self._next_allocation:
                 self._allocate_now = False
                 self._next_allocation = now + self.allocation_interval_s
-                self._allocate(now)
+                allocation.allocate(self, now)
 
     def invariant_violations(self) -> list[str]:
         """Offered + allocated must never exceed an agent's total (used by tests)."""
         with self.lock:
-            out = []
-            offered = self.offered_map()
-            for agent in self.agents.values():
-                used = add_all([agent.allocated(), offered.get(agent.id, {})])
-                if not fits(used, agent.total):
-                    out.append(f"{agent.id}: offered+allocated {used} > total {agent.total}")
-                if not agent.active and any(o.agent_id == agent.id for o in self.offers.values()):
-                    out.append(f"{agent.id}: inactive agent has outstanding offers")
-            return out
+            return allocation.violations(self)
 
 
 class SubscribeRefusedError(Exception):
