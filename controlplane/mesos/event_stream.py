@@ -309,11 +309,6 @@ def _shut(sock: socket.socket | None) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-def views_or_none(watch: ClusterWatch | None) -> list[AgentView] | None:
-    """The watch's agents when it has a fresh picture, else None (read GET_STATE)."""
-    return None if watch is None else watch.picture.views()
-
-
 def wait_fresh(watch: ClusterWatch, timeout_s: float) -> bool:
     """Until the picture is fresh (tests and start-up)."""
     deadline = time.monotonic() + timeout_s

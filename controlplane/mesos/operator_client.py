@@ -215,10 +215,7 @@ class OperatorClient:
         for _ in range(MAX_REDIRECTS + 1):
             status, headers, payload = self._post(target, data)
             if status == 307:
-                location = headers.get("location", "")
-                leader = urlsplit(location).netloc or location.split("/", 1)[0]
-                if not leader:
-                    raise MesosError(f"307 from {target} without a usable Location {location!r}")
+                leader = _leader(target, headers.get("location", ""))
                 log.info("operator API: %s redirects to leader %s", target, leader)
                 target = self._current = leader
                 continue
@@ -298,11 +295,7 @@ class OperatorClient:
             payload = resp.read()
             conn.close()
             if resp.status == 307:
-                location = resp.getheader("location", "")
-                leader = urlsplit(location).netloc or location.split("/", 1)[0]
-                if not leader:
-                    raise MesosError(f"307 from {target} without a usable Location {location!r}")
-                target = self._current = leader
+                target = self._current = _leader(target, resp.getheader("location", ""))
                 continue
             if resp.status == 503:
                 self._rotate(target)
@@ -315,6 +308,14 @@ class OperatorClient:
         if len(self._seeds) > 1:
             at = self._seeds.index(failed) if failed in self._seeds else -1
             self._current = self._seeds[(at + 1) % len(self._seeds)]
+
+
+def _leader(target: str, location: str) -> str:
+    """host:port of the leader a standby's 307 names (`Location: //host:port/path`)."""
+    leader = urlsplit(location).netloc or location.split("/", 1)[0]
+    if not leader:
+        raise MesosError(f"307 from {target} without a usable Location {location!r}")
+    return leader
 
 
 def _hostport(master: str) -> str:

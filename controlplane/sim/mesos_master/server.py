@@ -150,10 +150,7 @@ class MesosMasterEmulator:
         with self._streams_lock:
             streams = list(self._streams.items())
         for stream, framework_id in streams:
-            if framework_id is None:
-                stream.close()
-            else:
-                self.core.stream_closed(framework_id, stream)
+            self._closed(stream, framework_id)
 
     async def _serve_stream(
         self,
@@ -184,10 +181,15 @@ class MesosMasterEmulator:
         finally:
             with self._streams_lock:
                 self._streams.pop(stream, None)
-            if framework_id is None:
-                stream.close()
-            else:
-                self.core.stream_closed(framework_id, stream)
+            self._closed(stream, framework_id)
+
+    def _closed(self, stream: EventStream, framework_id: str | None) -> None:
+        """A stream ended: a framework's is the core's business (offers go back, failover
+        starts); an operator subscriber's is closed with nobody to tell."""
+        if framework_id is None:
+            stream.close()
+        else:
+            self.core.stream_closed(framework_id, stream)
 
     def _tick_loop(self) -> None:
         deadline = None
