@@ -363,7 +363,7 @@ class Replay:
         deadline = time.monotonic() + SETTLE_S
         quiet = 0
         while time.monotonic() < deadline and quiet < 3:
-            time.sleep(0.001)
+            time.sleep(0.003)
             with core.lock:
                 busy = bool(core.offers) or core._allocate_now
             quiet = 0 if busy else quiet + 1
