@@ -11,6 +11,7 @@ tasks keep running) and releases the lease so a standby takes over at once.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +58,7 @@ class Daemon:
         holder: str | None = None,
         session: boto3.Session | None = None,
         framework: bool = True,
+        rng: random.Random | None = None,
     ) -> None:
         problems = settings.daemon_problems()
         if problems:
@@ -87,6 +89,7 @@ class Daemon:
             metrics=self.metrics,
             clock=clock,
             session=session,
+            rng=rng,  # cache-refresh jitter; a replay seeds it so its AWS calls repeat
         )
         if self.queue is not None:
             self._journal = TaskJournal(self.parts.store, self.lease, clock)

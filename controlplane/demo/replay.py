@@ -5,13 +5,16 @@ daemon is the production `Daemon`: it takes the DynamoDB lease, runs the pymesos
 against the emulator and runs reconcile passes. Only time is simulated: the replay advances
 the virtual clock a step at a time, submits the tasks due (over the demand HTTP API), lets
 instances boot into agents, runs the daemon's lease and pass jobs on the virtual schedule,
-and waits (in real time) until the framework has answered every offer before the next step.
+and waits (in real time) until the framework has answered every offer and acknowledged every
+status update before the daemon's pass reads the cluster and again before the next step, so
+the framework's real-time work lands at a fixed virtual instant and a replay is repeatable.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import secrets
 import tempfile
 import time
@@ -40,6 +43,8 @@ CLUSTER = "demo"
 START = 1795392000.0
 #: Real seconds to wait at most for the framework to answer offers in one step.
 SETTLE_S = 2.0
+#: Real seconds between looks at the emulator while the framework works.
+SETTLE_POLL_S = 0.0005
 
 
 @dataclass
@@ -76,10 +81,13 @@ class Recording:
     lost_to_reclaims: list[str] = field(default_factory=list)
     passes: int = 0
     failed_passes: int = 0
+    #: Steps in which the framework had not answered within SETTLE_S (the run moved on).
+    unsettled_steps: int = 0
     real_s: float = 0.0
 
 
 def world_spec(config: DemoConfig, rules: PoolRules, spot: bool = False) -> WorldSpec:
+    """The embedded world of a replay; moto's ids follow the demo's seed, so a run repeats."""
     zones = tuple(sorted({z for p in config.pools for z in p.zones}))
     pools = tuple(
         PoolSpec(
@@ -102,6 +110,8 @@ def world_spec(config: DemoConfig, rules: PoolRules, spot: bool = False) -> Worl
         # A replay ends thousands of tasks; the master reporting the last 1,000 of them in
         # every GET_STATE made serving it most of a pass. Mesos has the same flag.
         max_completed_tasks=100,
+        seed=config.seed,
+        master_ticks=False,  # the replay ticks the master itself, at fixed points of a step
     )
 
 
@@ -237,6 +247,7 @@ class Replay:
                 clock=lambda: utc(self.clock.now()),
                 holder="demo-daemon",
                 session=world.session,
+                rng=random.Random(self.config.seed),
             )
             daemon.parts.store.create_table()
             assert daemon.demand_server is not None
@@ -277,8 +288,12 @@ class Replay:
                 daemon.tick_lease()
                 last_lease = now
             if due:
+                self._settle(world)  # offers made at this tick are answered before new work
                 self._submit(daemon, due)
-            changed = step % every == 0 and self._pass(daemon, now)
+            pass_due = step % every == 0
+            if pass_due:
+                self._settle(world)  # the pass reads what the framework made of this step
+            changed = pass_due and self._pass(daemon, now)
             if changed:
                 report = world.bridge.sync()  # groups changed: instances launch or leave
             self._settle(world)
@@ -358,15 +373,20 @@ class Replay:
         return bool(done)
 
     def _settle(self, world: SimWorld) -> None:
-        """Wait until the framework has answered every offer (it runs in real time)."""
+        """Wait until the framework (it runs in real time) has answered every offer and
+        acknowledged every update. The clock stands still meanwhile, so each tick here makes
+        only the offers due now; two quiet looks in a row end the wait."""
         core = world.core
         deadline = time.monotonic() + SETTLE_S
-        quiet = 0
-        while time.monotonic() < deadline and quiet < 3:
-            time.sleep(0.003)
-            with core.lock:
-                busy = bool(core.offers) or core._allocate_now
-            quiet = 0 if busy else quiet + 1
+        calm = 0
+        while calm < 2:
+            core.tick()
+            calm = calm + 1 if core.quiet() else 0
+            if time.monotonic() >= deadline:
+                self.record.unsettled_steps += 1
+                log.warning("the framework had not answered within %.1f s; moving on", SETTLE_S)
+                return
+            time.sleep(SETTLE_POLL_S)
 
     def _sample(
         self, world: SimWorld, daemon: Daemon, now: float, launching: Mapping[str, int]

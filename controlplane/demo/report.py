@@ -47,6 +47,7 @@ SHOWN = (
     "busy_terminations",
     "passes",
     "failed_passes",
+    "unsettled_steps",
     "replay_real_s",
 )
 

@@ -161,6 +161,7 @@ def summarize(record: Recording, workload: Workload, config: DemoConfig) -> dict
         "busy_terminations": len(record.busy_terminations),
         "passes": record.passes,
         "failed_passes": record.failed_passes,
+        "unsettled_steps": record.unsettled_steps,
         "replay_real_s": round(record.real_s, 1),
     }
 

@@ -159,7 +159,7 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
         offered = group_offers(offers)
         if not pending:
             driver.declineOffer([o["id"] for o in offers], filters)
-            self.sync_offers(driver)
+            self.sync_offers(driver, considered=set())
             return
         try:
             by_agent = self._placements(offered, pending)
@@ -194,7 +194,7 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
         by_id = {t.id: t for t in pending}
         launched = {a: [by_id[i["task_id"]["value"]] for i in batch] for a, batch in infos.items()}
         self.hints = self.hints.launched(launched, self.clock())
-        self.sync_offers(driver)
+        self.sync_offers(driver, considered={t.id for t in pending})
 
     def _argv(self, task_id: str) -> Sequence[str] | None:
         """The allowed command a task runs; None (and the task ended) if it is no longer
@@ -229,10 +229,14 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
     ) -> None:
         self.rescinded.append(str(offer_id["value"]))
 
-    def sync_offers(self, driver: Any) -> None:
-        """Suppress when nothing waits; revive when something does."""
-        want = bool(self.queue.pending())
-        if want and self.suppressed:
+    def sync_offers(self, driver: Any, considered: set[str] | None = None) -> None:
+        """Suppress when nothing waits; revive when something does. After declining offers
+        planned for the tasks `considered`, revive too if others arrived meanwhile: the
+        decline's filter would otherwise keep them off those agents for refuse_seconds."""
+        waiting = self.queue.pending()
+        want = bool(waiting)
+        arrived = considered is not None and any(t.id not in considered for t in waiting)
+        if want and (self.suppressed or arrived):
             driver.reviveOffers()
             self.suppressed = False
         elif not want and not self.suppressed:

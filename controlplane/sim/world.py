@@ -101,6 +101,10 @@ class WorldSpec(BaseModel):
     #: Completed tasks the master reports in GET_STATE (Mesos' flag of that name: 1000).
     max_completed_tasks: int = Field(default=1000, ge=0)
     image_id: str = "ami-12c6146b"
+    #: False: the master acts only when the caller calls `core.tick()` (a replay does).
+    master_ticks: bool = True
+    #: Seed of moto's ids (instances, requests), so a replay's tie-breaks repeat; None: random.
+    seed: int | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -139,7 +143,7 @@ class SimWorld:
             allocation_interval_s=spec.allocation_interval_s,
             max_completed_tasks=spec.max_completed_tasks,
         )
-        self.emulator = MesosMasterEmulator(self.core)
+        self.emulator = MesosMasterEmulator(self.core, ticks=spec.master_ticks)
         self.subnets: dict[str, str] = {}
         self.templates: dict[str, str] = {}
         self.groups: dict[tuple[str, str], str] = {}
@@ -175,6 +179,7 @@ class SimWorld:
         self._moto_url = f"http://{host}:{port}"
         self._reset_moto()
         self.autoscaling, self.ec2 = self.make_clients()
+        self._seed_moto()
         self._build()
         self.emulator.start()
         bridge_as, bridge_ec2 = self.make_clients()
@@ -223,7 +228,20 @@ class SimWorld:
                 self._werkzeug_level = None
 
     def _reset_moto(self) -> None:
-        request = urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST")
+        self._moto_api("reset")
+
+    def _seed_moto(self) -> None:
+        """Seed moto's ids once its backends exist: a reset backend is rebuilt (default VPC
+        and all, drawing ids) on first use, in this process or at the next reset, so seeding
+        before that use would seed a different sequence in the first world than in later ones."""
+        if self.spec.seed is None:
+            return
+        self.ec2.describe_vpcs()
+        self.autoscaling.describe_auto_scaling_groups(MaxRecords=1)
+        self._moto_api(f"seed?a={int(self.spec.seed)}")
+
+    def _moto_api(self, call: str) -> None:
+        request = urllib.request.Request(f"{self.moto_url}/moto-api/{call}", method="POST")
         with urllib.request.urlopen(request, timeout=10) as reply:
             reply.read()
 

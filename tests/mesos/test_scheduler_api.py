@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymesos import MesosSchedulerDriver
+
 from controlplane.sim.clock import VirtualClock
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
 from tests.mesos.conftest import DriverFactory, add_agents
@@ -181,3 +183,38 @@ def test_records_split_across_tiny_chunks(drivers: DriverFactory) -> None:
 
 def _cpus(offer: Any) -> float:
     return float(next(r["scalar"]["value"] for r in offer["resources"] if r["name"] == "cpus"))
+
+
+def test_the_master_is_quiet_only_once_every_agent_update_is_acknowledged(
+    emulator: MesosMasterEmulator, driver_aborts: list[BaseException]
+) -> None:
+    """What a replay on a virtual clock waits for: no offer unanswered, no allocation due,
+    no agent update unacknowledged (Mesos keeps those for retry until acknowledged)."""
+    launched: list[str] = []
+
+    def launch_once(driver: Any, offers: list[Any]) -> None:
+        ids = [o["id"] for o in offers]
+        if not launched:
+            launched.append(offers[0]["agent_id"]["value"])
+            driver.launchTasks(ids[0], [task("t-ack", offers[0])], {"refuse_seconds": 3600})
+            ids = ids[1:]
+        if ids:
+            driver.declineOffer(ids, {"refuse_seconds": 3600})
+
+    rec = Recorder(launch_once)
+    framework = {"user": "test", "name": "no-acks", "failover_timeout": 60.0}
+    driver = MesosSchedulerDriver(
+        rec, framework, emulator.address, use_addict=True, implicit_acknowledgements=False
+    )
+    driver.start()
+    try:
+        running = wait_for(lambda: rec.states("t-ack"), what="TASK_RUNNING")
+        assert running == ["TASK_RUNNING"]
+        wait_for(lambda: not emulator.core.offers, what="every offer answered")
+        assert not emulator.core.quiet()  # the update is still unacknowledged
+        driver.acknowledgeStatusUpdate(rec.update("t-ack", "TASK_RUNNING"))
+        wait_for(emulator.core.quiet, what="quiet after the acknowledgement")
+    finally:
+        driver.stop(failover=True)
+        driver.join()
+    assert driver_aborts == []

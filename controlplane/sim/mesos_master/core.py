@@ -403,6 +403,19 @@ class MasterCore:
                 self._next_allocation = now + self.allocation_interval_s
                 allocation.allocate(self, now)
 
+    def quiet(self) -> bool:
+        """Nothing is waiting on a connected framework: no offer unanswered, no allocation
+        due, no agent update unacknowledged. A replay on a virtual clock waits for this, so
+        what a framework does in real time lands before the clock moves."""
+        with self.lock:
+            if self.offers or self._allocate_now:
+                return False
+            return not any(
+                fw.unacked
+                for fw in self.frameworks.values()
+                if fw.stream is not None and not fw.stream.closed
+            )
+
     def invariant_violations(self) -> list[str]:
         """Offered + allocated must never exceed an agent's total (used by tests)."""
         with self.lock:

@@ -87,7 +87,7 @@ def handle(core: MasterCore, call: JSON, stream_id: str | None) -> None:
         elif kind == "KILL":
             core.kill(framework_id, _required_value(call["kill"], "task_id"))
         elif kind == "ACKNOWLEDGE":
-            _acknowledge(call["acknowledge"])
+            fw.unacked.discard(_acknowledge(call["acknowledge"]))
         elif kind == "RECONCILE":
             _reconcile(core, framework_id, call["reconcile"])
         elif kind == "SUBSCRIBE":
@@ -205,7 +205,8 @@ def _fail(
     core.send_update(framework_id, core.status(task, reason, message, from_agent=False))
 
 
-def _acknowledge(ack: JSON) -> None:
+def _acknowledge(ack: JSON) -> str:
+    """The acknowledged update's uuid, after checking the call names one."""
     for field in ("agent_id", "task_id"):
         _required_value(ack, field)
     raw = ack.get("uuid")
@@ -215,6 +216,7 @@ def _acknowledge(ack: JSON) -> None:
         decoded = b""
     if len(decoded) != 16:
         raise CallError(400, f"Failed to parse body into Call: 'uuid' {raw!r} is not a UUID")
+    return str(raw)
 
 
 def _reconcile(core: MasterCore, framework_id: str, reconcile: JSON) -> None:

@@ -54,12 +54,16 @@ class MesosMasterEmulator:
         tick_interval_s: float = 0.02,
         max_chunk: int | None = None,
         lifetime_s: float | None = None,
+        ticks: bool = True,
     ) -> None:
         self.core = core or MasterCore(clock)
         self._port = port
         self._leader = leader
         self._redirect: str | None = None
         self._tick_interval_s = tick_interval_s
+        #: False: only the owner calls `core.tick()` (a replay on a virtual clock, so offers
+        #: are made at the points it chooses, not whenever this thread wakes).
+        self._ticks = ticks
         self.max_chunk = max_chunk
         self._lifetime_s = lifetime_s
         self._service: HttpService | None = None
@@ -196,7 +200,7 @@ class MesosMasterEmulator:
         if self._lifetime_s is not None:
             deadline = self.core.clock.now() + self._lifetime_s
         while not self._stopping.wait(self._tick_interval_s):
-            if self._leader:
+            if self._leader and self._ticks:
                 try:
                     self.core.tick()
                 except Exception:

@@ -126,8 +126,14 @@ class Framework:
     next_heartbeat: float = 0.0
     disconnected_at: float | None = None
     backlog: list[JSON] = field(default_factory=list)  # updates kept while disconnected
+    #: uuids of agent updates sent and not yet acknowledged (Mesos holds these for retry).
+    unacked: set[str] = field(default_factory=set)
 
     def send(self, event: JSON) -> None:
+        if event.get("type") == "UPDATE":
+            uuid_ = event["update"]["status"].get("uuid")
+            if uuid_ is not None and len(self.unacked) < MAX_BACKLOG:
+                self.unacked.add(str(uuid_))
         if self.stream is not None and not self.stream.closed:
             self.stream.put(event)
         elif event.get("type") == "UPDATE" and len(self.backlog) < MAX_BACKLOG:
