@@ -34,6 +34,7 @@ from controlplane.demo.config import DemoConfig, Variant
 from controlplane.demo.workload import Arrival, Workload
 from controlplane.sim.clock import VirtualClock, utc
 from controlplane.sim.fleet import SyncReport
+from controlplane.sim.mesos_master import MasterCore
 from controlplane.sim.spot_market import SpotMarket
 from controlplane.sim.world import PoolSpec, SimWorld, WorldSpec
 
@@ -288,15 +289,15 @@ class Replay:
                 daemon.tick_lease()
                 last_lease = now
             if due:
-                self._settle(world)  # offers made at this tick are answered before new work
+                self._settle(world, daemon)  # this tick's offers are answered before new work
                 self._submit(daemon, due)
             pass_due = step % every == 0
             if pass_due:
-                self._settle(world)  # the pass reads what the framework made of this step
+                self._settle(world, daemon)  # the pass reads what the framework made of this step
             changed = pass_due and self._pass(daemon, now)
             if changed:
                 report = world.bridge.sync()  # groups changed: instances launch or leave
-            self._settle(world)
+            self._settle(world, daemon)
             sample = self._sample(world, daemon, now, report.waiting_pools)
             self.record.samples.append(sample)
             if self.progress is not None:
@@ -372,21 +373,32 @@ class Replay:
                 self.record.actions.append((now, moved.asg, "relocate", 1, moved.detail))
         return bool(done)
 
-    def _settle(self, world: SimWorld) -> None:
+    def _settle(self, world: SimWorld, daemon: Daemon) -> None:
         """Wait until the framework (it runs in real time) has answered every offer and
-        acknowledged every update. The clock stands still meanwhile, so each tick here makes
-        only the offers due now; two quiet looks in a row end the wait."""
+        acknowledged every update, and the daemon's event stream has applied every change.
+        The clock stands still meanwhile, so each tick here makes only the offers due now;
+        two quiet looks in a row end the wait."""
         core = world.core
         deadline = time.monotonic() + SETTLE_S
         calm = 0
         while calm < 2:
             core.tick()
-            calm = calm + 1 if core.quiet() else 0
+            calm = calm + 1 if core.quiet() and self._watched(core, daemon) else 0
             if time.monotonic() >= deadline:
                 self.record.unsettled_steps += 1
                 log.warning("the framework had not answered within %.1f s; moving on", SETTLE_S)
                 return
             time.sleep(SETTLE_POLL_S)
+
+    @staticmethod
+    def _watched(core: MasterCore, daemon: Daemon) -> bool:
+        """The daemon's picture of the cluster holds every change the master sent it."""
+        watch = daemon.parts.watch
+        if watch is None or not watch.running:
+            return True
+        with core.lock:
+            sent = core.watchers.changes_sent()
+        return sent is None or (watch.picture.fresh and watch.picture.events == sent)
 
     def _sample(
         self, world: SimWorld, daemon: Daemon, now: float, launching: Mapping[str, int]

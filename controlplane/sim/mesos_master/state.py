@@ -83,6 +83,8 @@ class EventStream:
         self._events: deque[bytes] = deque()
         self._cond = threading.Condition()
         self._closed = False
+        #: Changes (events other than heartbeats) sent on an operator stream since SUBSCRIBED.
+        self.changes = 0
 
     def put(self, event: JSON) -> None:
         data = encode(json.dumps(event, separators=(",", ":")).encode("utf-8"))

@@ -36,8 +36,16 @@ class Watchers:
         self.streams = [s for s in self.streams if not s.closed]
         if self.streams:
             built = event()
+            change = built.get("type") != "HEARTBEAT"
             for stream in self.streams:
                 stream.put(built)
+                stream.changes += change
+
+    def changes_sent(self) -> int | None:
+        """Changes sent on the newest open stream since its SUBSCRIBED (None: no stream), so
+        a harness can wait until a subscriber has applied them all."""
+        open_ = [s for s in self.streams if not s.closed]
+        return open_[-1].changes if open_ else None
 
     def tick(self, now: float) -> None:
         if self.streams and now >= self._next_heartbeat:
