@@ -43,7 +43,7 @@ CLUSTER = "demo"
 #: Virtual start: Monday 2026-11-23 00:00 UTC, so "hours" read as time of day.
 START = 1795392000.0
 #: Real seconds to wait at most for the framework to answer offers in one step.
-SETTLE_S = 2.0
+SETTLE_S = 10.0
 #: Real seconds between looks at the emulator while the framework works.
 SETTLE_POLL_S = 0.0005
 

@@ -216,3 +216,19 @@ def test_relocations_keep_every_promise(
         assert {m.task for m in moves if m.agent == agent_id} == {t.id for t in c.tasks}
         moved_cpus += sum(t.resources["cpus"] for t in c.tasks)
     assert moved_cpus <= free_cpus + 1e-6  # R is the only agent they may go to
+
+
+def test_the_budget_goes_where_each_move_saves_the_most() -> None:
+    """Two cordoned agents and room for one move: the one whose single task keeps it an
+    hour longer goes first, not the one whose task ends in five minutes."""
+    now = _world().now.timestamp()
+
+    def one(name: str, ends_in_s: float) -> CordonedAgent:
+        task = RunningTask(
+            f"{name}-t", {"cpus": 1.0, "mem": 1000.0}, True, now - 600, now + ends_in_s
+        )
+        return CordonedAgent(name, "batch", now - 900, (task,), dict(CAP))
+
+    snap = _world(max_relocations_per_hour=1)
+    assert _moves(snap, one("A", 300), one("B", 3600)) == ["B-t"]
+    assert _moves(snap, one("B", 3600), one("A", 300)) == ["B-t"]
