@@ -281,17 +281,21 @@ def main() -> None:
     print(
         f"{'pass':11s} {'product':>8s} "
         + " ".join(f"{n:>13s}" for n in names)
-        + f" {'json.loads ref':>15s}"
+        + f" {'json.loads ref':>15s} {'peak RSS':>9s}"
     )
-    for label, total, seconds, ref, size in rows:
+    for label, total, seconds, ref, size, peak in rows:
         cells = " ".join(f"{seconds.get(n, 0.0):13.3f}" for n in names)
         product = total - seconds.get("Mesos reply", 0.0) - seconds.get("AWS replies", 0.0)
-        print(f"{label:11s} {product:8.3f} {cells} {ref:15.3f}   ({size / 1e6:.1f} MB body)")
+        print(
+            f"{label:11s} {product:8.3f} {cells} {ref:15.3f} {peak:5.0f} MiB"
+            f"   ({size / 1e6:.1f} MB body)"
+        )
     print(
         "product = the whole pass less the replies' wait (the emulator building and sending "
         "GET_STATE, moto serving AWS calls: 'Mesos reply', 'AWS replies'); each stage is its "
         "product time (observe AWS and act less the AWS replies they waited for). "
-        f"Peak RSS of the control plane's process: {rss:.0f} MiB"
+        f"Peak RSS of the control plane's process: {rss:.0f} MiB (the column: the peak so "
+        "far, after each pass)"
     )
 
 
@@ -312,7 +316,7 @@ def _churned(world: Connection, watch: ClusterWatch, events: int) -> None:
 
 def _passes(
     moto_url: str, mesos_address: str, region: str, backlog: list[Task], world: Connection
-) -> list[tuple[str, float, dict[str, float], float, int]]:
+) -> list[tuple[str, float, dict[str, float], float, int, float]]:
     """Cold (fresh parts, GET_STATE), steady on GET_STATE, then steady on the operator event
     stream's picture (the daemon's way), with so many events applied between passes."""
     clock = VirtualClock(START)
@@ -344,10 +348,12 @@ def _passes(
                 result = parts.reconciler.run_pass(lease)
                 total = time.perf_counter() - started
             assert result.outcome == "ok", result.error
+            del result  # as the daemon: a pass's snapshot does not outlive it
             if by_events:
                 assert watched.source == "events"
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             ref, size = _reference(mesos_address)
-            rows.append((label, total, stages.own(), ref, size))
+            rows.append((label, total, stages.own(), ref, size, peak))
             clock.advance(60)
         watch.stop()
     return rows

@@ -15,6 +15,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -296,7 +297,9 @@ class Daemon:
             framework = self.framework
             if framework is not None:
                 framework.scheduler.set_hints(launch_hints(result))
-        self.last_pass = result
+        # Kept without its snapshot: at 10,000 agents that is ~50,000 task models, which would
+        # otherwise live on beside the next pass's (health reads only the outcome).
+        self.last_pass = replace(result, snapshot=None)
         self._last_pass_at = time.monotonic()
         return result
 

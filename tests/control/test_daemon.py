@@ -125,6 +125,9 @@ def test_two_daemons_scale_up_run_work_and_drain_only_idle_agents(world: SimWorl
         wait_for(lambda: sum(desired(world).values()) == 0, 40, "idle agents drained")
         wait_for(lambda: world.bridge.agents() == {}, 5, "agents of terminated instances to leave")
         assert second.last_pass is None  # only the leader acted
+        last = first.last_pass
+        assert last is not None and last.plan is not None
+        assert last.snapshot is None  # a pass's snapshot does not outlive it (memory)
         assert metric(second, "controlplane_leader") == 0
         assert metric(first, "controlplane_leader") == 1
         assert metric(first, "controlplane_scale_actions_total", kind="scale_down") == 6
