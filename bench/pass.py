@@ -65,6 +65,7 @@ def _world(agents: int) -> WorldSpec:
         settings=AdapterSettings(cluster=CLUSTER, default_rules=RULES),
         boot_delay_s=0,
         max_completed_tasks=0,
+        ec2_hostnames=False,  # moto's DescribeInstances is quadratic in the instances
     )
 
 

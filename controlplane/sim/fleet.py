@@ -115,7 +115,11 @@ class FleetBridge:
         boot_delay_s: float = 30.0,
         gone_delay_s: float = 0.0,
         caller: AwsCaller | None = None,
+        ec2_hostnames: bool = True,
     ) -> None:
+        """`ec2_hostnames=False`: an agent's hostname is its instance id, not read from
+        DescribeInstances (moto looks each instance's tags up among all of them, so at tens
+        of thousands of instances registering them took most of an hour)."""
         if boot_delay_s < 0 or gone_delay_s < 0:
             raise ValueError("boot_delay_s and gone_delay_s must be >= 0")
         self.core = core
@@ -123,6 +127,7 @@ class FleetBridge:
         self.gone_delay_s = gone_delay_s
         self._clock = clock
         self._ec2 = ec2
+        self._ec2_hostnames = ec2_hostnames
         rules_of = rules.rules_for if isinstance(rules, AdapterSettings) else rules
         self._caller = caller or AwsCaller(max_attempts=3, base_delay_s=0.05, max_delay_s=0.5)
         self._directory = GroupDirectory(
@@ -265,8 +270,13 @@ class FleetBridge:
         groups: Mapping[str, tuple[ObservedGroup, Mapping[str, Any]]],
         step: _Step,
     ) -> None:
+        ids = [t.instance_id for t in ready]
         try:
-            hosts = running_hostnames(self._caller, self._ec2, [t.instance_id for t in ready])
+            hosts = (
+                running_hostnames(self._caller, self._ec2, ids)
+                if self._ec2_hostnames
+                else {i: i for i in ids}
+            )
         except READ_ERRORS as error:
             step.error(f"describe instances: {error}")
             return

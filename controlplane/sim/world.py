@@ -101,6 +101,8 @@ class WorldSpec(BaseModel):
     #: Completed tasks the master reports in GET_STATE (Mesos' flag of that name: 1000).
     max_completed_tasks: int = Field(default=1000, ge=0)
     image_id: str = "ami-12c6146b"
+    #: False: agents are named by instance id, not DescribeInstances (a bench's huge worlds).
+    ec2_hostnames: bool = True
     #: False: the master acts only when the caller calls `core.tick()` (a replay does).
     master_ticks: bool = True
     #: Seed of moto's ids (instances, requests), so a replay's tie-breaks repeat; None: random.
@@ -192,6 +194,7 @@ class SimWorld:
             clock=self.clock,
             boot_delay_s=self.spec.boot_delay_s,
             gone_delay_s=self.spec.gone_delay_s,
+            ec2_hostnames=self.spec.ec2_hostnames,
         )
         if self.spec.bridge_interval_s is not None:
             self._bridge.start(self.spec.bridge_interval_s)

@@ -230,3 +230,16 @@ def test_an_unreadable_group_keeps_its_agents_and_others_go_on(
     assert report.errors and bad in report.errors[0]
     assert report.registered == tuple(fresh) and report.removed == ()
     assert set(world.core.agents) == {agent_id_for(i) for i in kept + fresh}
+
+
+def test_agents_may_be_named_by_instance_id_without_reading_ec2(clock: VirtualClock) -> None:
+    """A bench's world of tens of thousands of instances skips DescribeInstances (moto's is
+    quadratic); the agent is otherwise the same."""
+    with SimWorld(spec(ec2_hostnames=False), clock=clock) as world:
+        ids = set_desired(world, world.asg_name("batch", "us-east-1a"), 2)
+        assert world.bridge.sync().waiting  # seen booting
+        clock.advance(BOOT_S)
+        assert world.bridge.sync().registered == tuple(ids)
+        views = OperatorClient(world.mesos_address).agents()
+        assert sorted(v.hostname for v in views) == ids
+        assert {v.attributes["asg"] for v in views} == {world.asg_name("batch", "us-east-1a")}
