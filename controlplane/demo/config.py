@@ -91,14 +91,11 @@ class DemoConfig(_Strict):
         scale_up_cooldown_s=60,
         scale_down_cooldown_s=60,
         consolidate_below=0.6,
-        # Chosen on the repeatable day (226.6 instance-hours against 229.8 with a quarter of
-        # the pool cordoned at most, relocation after 300 s and 4 per hour).
-        max_cordon_share=0.5,
-        relocate_after_s=120,
-        max_relocations_per_hour=6,
+        relocate_after_s=300,
+        max_relocations_per_hour=4,
     )
     variants: tuple[Variant, ...] = (
-        Variant(name="lean", rules={"idle_grace_boots": 0.5, "relocate_after_s": 60}),
+        Variant(name="lean", rules={"idle_grace_boots": 0.5, "relocate_after_s": 120}),
         Variant(name="buffered", rules={"min_idle": 3, "max_idle": 6, "idle_grace_s": 1200}),
         # The policy before consolidation: only agents that happen to go idle leave, after
         # the fixed grace (1000 boot times is never shorter than idle_grace_s).
