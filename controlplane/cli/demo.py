@@ -19,7 +19,7 @@ from controlplane.demo.workload import (
 )
 
 if TYPE_CHECKING:
-    from controlplane.demo.replay import Recording, Sample
+    from controlplane.demo.recording import Recording, Sample
 
 BAR = 30
 

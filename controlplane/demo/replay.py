@@ -20,7 +20,6 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from controlplane.config import Settings
 from controlplane.control.daemon import Daemon
 from controlplane.demand.submission import MAX_BATCH
 from controlplane.demo.config import DemoConfig, Variant
+from controlplane.demo.recording import Recording, Sample
 from controlplane.demo.workload import Arrival, Workload
 from controlplane.sim.clock import VirtualClock, utc
 from controlplane.sim.fleet import SyncReport
@@ -46,45 +46,6 @@ START = 1795392000.0
 SETTLE_S = 10.0
 #: Real seconds between looks at the emulator while the framework works.
 SETTLE_POLL_S = 0.0005
-
-
-@dataclass
-class Sample:
-    t: float
-    pending: int
-    running: int
-    #: pool -> resources requested by running tasks / offered by registered agents.
-    allocated: dict[str, dict[str, float]]
-    provisioned: dict[str, dict[str, float]]
-    #: pool -> instances (launching or registered) and zone -> registered agents.
-    instances: dict[str, int]
-    agents_by_zone: dict[str, int]
-
-
-@dataclass
-class Recording:
-    """Everything the report and summary need from one replay."""
-
-    variant: str
-    samples: list[Sample] = field(default_factory=list)
-    #: task id -> (submitted, started) virtual seconds from the start.
-    submitted: dict[str, float] = field(default_factory=dict)
-    started: dict[str, float] = field(default_factory=dict)
-    #: task id -> the pool it was submitted to.
-    pool_of: dict[str, str] = field(default_factory=dict)
-    ended: set[str] = field(default_factory=set)
-    #: (t, pool, kind, count, reason) of every scale action the daemon planned and made.
-    actions: list[tuple[float, str, str, int, str]] = field(default_factory=list)
-    busy_terminations: list[str] = field(default_factory=list)
-    #: A Spot run: interruption warnings, and the tasks on instances AWS then took.
-    spot: bool = False
-    interruptions: int = 0
-    lost_to_reclaims: list[str] = field(default_factory=list)
-    passes: int = 0
-    failed_passes: int = 0
-    #: Steps in which the framework had not answered within SETTLE_S (the run moved on).
-    unsettled_steps: int = 0
-    real_s: float = 0.0
 
 
 def world_spec(config: DemoConfig, rules: PoolRules, spot: bool = False) -> WorldSpec:

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from controlplane.demo.config import DemoConfig
-from controlplane.demo.replay import Recording
+from controlplane.demo.recording import Recording
 from controlplane.demo.summary import oracle_instances, pool_capacity, waits
 from controlplane.demo.workload import Workload, concurrent_demand
 

@@ -21,7 +21,7 @@ from moto.ec2.models.instance_types import INSTANCE_TYPES
 
 from controlplane.aws.instance_types import parse_instance_type
 from controlplane.demo.config import DemoConfig, DemoPool
-from controlplane.demo.replay import Recording
+from controlplane.demo.recording import Recording
 from controlplane.demo.workload import Workload, concurrent_demand
 
 

@@ -8,7 +8,8 @@ policy change can then be judged on one run, not on a spread of them.
 from __future__ import annotations
 
 from controlplane.demo.config import DemoConfig
-from controlplane.demo.replay import Recording, Replay
+from controlplane.demo.recording import Recording
+from controlplane.demo.replay import Replay
 from controlplane.demo.workload import synthetic
 
 
