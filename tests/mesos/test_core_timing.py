@@ -133,3 +133,28 @@ def test_a_draining_agent_is_killed_at_its_deadline_and_then_forgotten() -> None
     assert core.agents[agent].drain_state == "DRAINED"
     core.tick()
     assert core.due.draining == set() and [t for _, t in core.agents[other].tasks] == ["u"]
+
+
+def test_updates_wait_for_acknowledgement_and_a_new_stream_starts_afresh() -> None:
+    """`quiet()` waits for every agent update a connected framework has not acknowledged;
+    those left on an earlier stream are not sent again, so they stop counting, while the
+    backlog kept during the disconnection is delivered and awaited."""
+    clock = VirtualClock()
+    info: dict[str, Any] = {"user": "u", "name": "n", "failover_timeout": 600.0}
+    core = MasterCore(clock)
+    agent = core.add_agent(resources={"cpus": 4.0, "mem": 4096.0})
+    fw, stream = core.subscribe(info, None)
+    core.tick()  # the subscription's allocation
+    for offer in list(core.offers.values()):
+        core.recover(offer, 3600.0)
+    core.tick()
+    assert core.quiet()
+    _run(core, fw.id, agent, "t", clock.now() + 10)
+    assert len(fw.unacked) == 1 and not core.quiet()  # TASK_RUNNING, unacknowledged
+    core.stream_closed(fw.id, stream)
+    clock.advance(10)
+    core.tick()  # TASK_FINISHED while disconnected: kept in the backlog
+    fw, stream = core.subscribe(info, fw.id)
+    finished = [e for e in events(stream) if e["type"] == "UPDATE"]
+    assert [e["update"]["status"]["state"] for e in finished] == ["TASK_FINISHED"]  # type: ignore[index]
+    assert fw.unacked == {finished[0]["update"]["status"]["uuid"]}  # type: ignore[index]

@@ -197,8 +197,11 @@ class MasterCore:
             )
             stream.put({"type": "HEARTBEAT"})
             fw.next_heartbeat = now + HEARTBEAT_INTERVAL_S
+            # Updates left unacknowledged on an earlier stream are not sent again (Mesos's
+            # agents would retry them): they stop counting, or `quiet()` would never hold.
+            fw.unacked.clear()
             for event in fw.backlog:
-                stream.put(event)
+                fw.send(event)  # counted again as unacknowledged, then queued
             fw.backlog.clear()
             self._allocate_now = True
             return fw, stream
