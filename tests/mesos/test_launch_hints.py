@@ -16,21 +16,9 @@ from controlplane.model import Task
 from controlplane.planning import plan
 from controlplane.state.durations import DurationStats
 from tests.support.builders import agent, ago, pool, snapshot
+from tests.support.mesos_calls import scalar_offer
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-def _offer(agent: str, cpus: float) -> dict[str, Any]:
-    return {
-        "id": {"value": f"o-{agent}"},
-        "agent_id": {"value": agent},
-        "hostname": agent,
-        "resources": [
-            {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
-            {"name": "mem", "type": "SCALAR", "scalar": {"value": 8000.0}},
-        ],
-        "attributes": [],
-    }
 
 
 def _task(ident: str, job: str = "long", **extra: Any) -> Task:
@@ -40,7 +28,7 @@ def _task(ident: str, job: str = "long", **extra: Any) -> Task:
 
 
 def _agent_of(hints: LaunchHints | None, task: Task) -> str | None:
-    offered = group_offers([_offer("A", 2.0), _offer("B", 3.0)])
+    offered = group_offers([scalar_offer("A", 2.0), scalar_offer("B", 3.0)])
     result = plan(offers_snapshot(offered, [task], {}, NOW, hints))
     return result.placements[0].agent if result.placements else None
 
@@ -60,7 +48,7 @@ def test_a_long_task_goes_where_it_extends_no_agents_life() -> None:
 
 
 def test_an_expected_empty_time_already_past_is_no_guide() -> None:
-    offered = group_offers([_offer("A", 2.0)])
+    offered = group_offers([scalar_offer("A", 2.0)])
     hints = LaunchHints({}, {"A": NOW - timedelta(seconds=1)})
     (agent,) = offers_snapshot(offered, [], {}, NOW, hints).agents
     assert agent.expected_empty_at is None
@@ -84,7 +72,7 @@ def test_hints_change_where_a_task_goes_never_whether_it_fits(
 ) -> None:
     hints = LaunchHints(durations, {a: NOW + timedelta(seconds=s) for a, s in ends.items()})
     tasks = [_task(f"t{i}", job=job) for i, job in enumerate(["long", "short", "x"] * 2)]
-    offered = group_offers([_offer("A", 2.0), _offer("B", 3.0)])
+    offered = group_offers([scalar_offer("A", 2.0), scalar_offer("B", 3.0)])
     bare = plan(offers_snapshot(offered, tasks, {}, NOW))
     hinted = plan(offers_snapshot(offered, tasks, {}, NOW, hints))
     assert len(hinted.placements) == len(bare.placements) == 5  # 5 cpus offered
@@ -108,11 +96,11 @@ def test_a_pass_hands_the_framework_its_learned_durations_and_expected_ends() ->
 
 
 def test_offers_of_an_instance_aws_is_reclaiming_are_never_used() -> None:
-    offer = _offer("A", 2.0)
+    offer = scalar_offer("A", 2.0)
     offer["attributes"] = [
         {"name": "instance_id", "type": "TEXT", "text": {"value": "i-0b00712345678abcd"}}
     ]
-    offered = group_offers([offer, _offer("B", 3.0)])
+    offered = group_offers([offer, scalar_offer("B", 3.0)])
     hints = LaunchHints(reclaimed=frozenset({"i-0b00712345678abcd"}))
     result = plan(offers_snapshot(offered, [_task("t")], {}, NOW, hints))
     assert [p.agent for p in result.placements] == ["B"]

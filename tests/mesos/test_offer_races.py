@@ -14,19 +14,7 @@ from controlplane.demand.queue import TaskQueue
 from controlplane.demand.submission import Submission
 from controlplane.mesos.framework import PlanningScheduler
 from controlplane.mesos.id_store import MemoryIdStore
-
-
-def _offer(agent: str, cpus: float) -> dict[str, Any]:
-    return {
-        "id": {"value": f"o-{agent}"},
-        "agent_id": {"value": agent},
-        "hostname": agent,
-        "resources": [
-            {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
-            {"name": "mem", "type": "SCALAR", "scalar": {"value": 8000.0}},
-        ],
-        "attributes": [],
-    }
+from tests.support.mesos_calls import scalar_offer
 
 
 def _sub(ident: str, cpus: float = 1.0) -> Submission:
@@ -61,7 +49,7 @@ def test_work_arriving_while_idle_offers_are_declined_revives_them() -> None:
     queue = TaskQueue()
     driver = ArrivingDriver(queue, [_sub("late")])
     scheduler = PlanningScheduler(queue, MemoryIdStore())
-    scheduler.resourceOffers(driver, [_offer("A", 4.0)])
+    scheduler.resourceOffers(driver, [scalar_offer("A", 4.0)])
     assert driver.calls == ["decline", "revive"]
     assert not scheduler.suppressed
 
@@ -72,7 +60,7 @@ def test_work_arriving_while_offers_are_planned_revives_the_declined_agents() ->
     driver = ArrivingDriver(queue, [_sub("late")])
     scheduler = PlanningScheduler(queue, MemoryIdStore())
     # "big" takes A; B is declined (nothing else was pending), and "late" lands meanwhile.
-    scheduler.resourceOffers(driver, [_offer("A", 4.0), _offer("B", 4.0)])
+    scheduler.resourceOffers(driver, [scalar_offer("A", 4.0), scalar_offer("B", 4.0)])
     assert driver.calls == ["launch", "decline", "revive"]
 
 
@@ -80,10 +68,10 @@ def test_nothing_new_means_no_revive_and_idle_offers_suppress() -> None:
     queue = TaskQueue()
     driver = ArrivingDriver(queue, [])
     scheduler = PlanningScheduler(queue, MemoryIdStore())
-    scheduler.resourceOffers(driver, [_offer("A", 4.0)])
+    scheduler.resourceOffers(driver, [scalar_offer("A", 4.0)])
     assert driver.calls == ["decline", "suppress"]
     queue.submit([_sub("huge", cpus=64.0)])  # fits nowhere offered: declined, no revive
     scheduler.sync_offers(driver)
     driver.calls.clear()
-    scheduler.resourceOffers(driver, [_offer("A", 4.0)])
+    scheduler.resourceOffers(driver, [scalar_offer("A", 4.0)])
     assert driver.calls == ["decline"]

@@ -99,3 +99,17 @@ def task(
     if labels:
         info["labels"] = {"labels": [{"key": k, "value": v} for k, v in labels.items()]}
     return info
+
+
+def scalar_offer(agent: str, cpus: float, mem: float = 8000.0) -> dict[str, Any]:
+    """An offer of `cpus` and `mem` on `agent` (also its id and hostname), no attributes."""
+    return {
+        "id": {"value": f"o-{agent}"},
+        "agent_id": {"value": agent},
+        "hostname": agent,
+        "resources": [
+            {"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
+            {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}},
+        ],
+        "attributes": [],
+    }
