@@ -198,6 +198,12 @@ class Agent(Strict):
     do_not_disrupt: bool = False
     #: Deactivated by consolidation to empty it (state `draining`); a plan may give it back.
     cordoned: bool = False
+    #: Jobs among `jobs` whose tasks here are hard one-per-host (`unique_host`): room for
+    #: them elsewhere is only on an agent without the job (consolidation, relocation).
+    unique_host_jobs: list[Name] = Field(default_factory=list, max_length=10_000)
+    #: A task here is hard `exclusive`: nothing else is placed here, and consolidation
+    #: leaves the agent be (its task could only move to an empty agent, saving nothing).
+    exclusive: bool = False
     #: When its running tasks are all expected to have ended (None: unknown).
     expected_empty_at: UtcTime | None = None
     #: Running tasks expected to end soon, soonest first: a task waits for their room
@@ -229,6 +235,9 @@ class Agent(Strict):
                     f"agent {self.id}: expected_releases give back {name} {num(amount)}, "
                     f"more than the {num(self.used.get(name, 0.0))} it uses"
                 )
+        strange = sorted(set(self.unique_host_jobs) - set(self.jobs))
+        if strange:
+            raise ValueError(f"agent {self.id}: unique_host_jobs names {strange[0]!r}, not in jobs")
         in_jobs = sum(self.jobs.values())
         if self.tasks is not None and self.tasks < in_jobs:
             raise ValueError(f"agent {self.id}: tasks {self.tasks} is less than the sum of jobs")

@@ -108,6 +108,13 @@ def test_releases_above_what_the_agent_uses_are_refused() -> None:
     assert "expected_releases give back cpus 2.5, more than the 2 it uses" in _error(doc)
 
 
+def test_unique_host_jobs_must_be_jobs_the_agent_runs() -> None:
+    doc = _doc()
+    doc["agents"][0]["jobs"] = {"web": 1}
+    doc["agents"][0]["unique_host_jobs"] = ["web", "db"]
+    assert "unique_host_jobs names 'db', not in jobs" in _error(doc)
+
+
 def test_duplicate_ids_are_refused() -> None:
     assert "pending: duplicate id 't-1'" in _error(_doc(pending=[task("t-1"), task("t-1")]))
     assert "agents: duplicate id 'A-1'" in _error(_doc(agents=[agent("A-1"), agent("A-1")]))

@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 from controlplane.control.expectations import expected_end
 from controlplane.control.observed import Observed
+from controlplane.mesos.task_labels import EXCLUSIVE, UNIQUE_HOST, flagged
 from controlplane.planning.relocate import CordonedAgent, RunningTask
 
 #: The task label that marks a task restartable (our framework sets it from the submission).
@@ -49,6 +50,9 @@ def cordoned_agents(seen: Observed, port: Relocator) -> list[CordonedAgent]:
                 _restartable(t.labels) and port.state(t.id) is not None,
                 t.started_at,
                 expected_end(t, seen.durations),
+                job=t.labels.get("job") or t.id,
+                unique_host=flagged(t.labels, UNIQUE_HOST),
+                exclusive=flagged(t.labels, EXCLUSIVE),
             )
             for t in live
         )

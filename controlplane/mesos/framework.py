@@ -29,6 +29,7 @@ from controlplane.mesos.offers import (
     offers_snapshot,
     task_info,
 )
+from controlplane.mesos.task_labels import EXCLUSIVE, constraint_labels
 from controlplane.model import Task
 from controlplane.planning import plan
 
@@ -212,11 +213,15 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
     ) -> dict[str, list[str]]:
         """Agent id -> task ids the planner puts there, within the offered resources."""
         running: dict[str, dict[str, int]] = {}
+        exclusive: set[str] = set()  # agents one of our hard exclusive tasks keeps to itself
         for task_id, agent_id in self.queue.live().items():
-            job = self.queue.submission(task_id).job_name
+            sub = self.queue.submission(task_id)
             per_agent = running.setdefault(agent_id, {})
-            per_agent[job] = per_agent.get(job, 0) + 1
-        result = plan(offers_snapshot(offered, pending, running, self.clock(), self.hints))
+            per_agent[sub.job_name] = per_agent.get(sub.job_name, 0) + 1
+            if EXCLUSIVE in constraint_labels(sub):
+                exclusive.add(agent_id)
+        snapshot = offers_snapshot(offered, pending, running, self.clock(), self.hints, exclusive)
+        result = plan(snapshot)
         by_agent: dict[str, list[str]] = {}
         for placement in result.placements:
             if placement.agent is not None:

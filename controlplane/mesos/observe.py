@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from controlplane.errors import describe
 from controlplane.mesos.replies import AgentView, MalformedReplyError
+from controlplane.mesos.task_labels import EXCLUSIVE, UNIQUE_HOST, flagged
 from controlplane.model import Agent, AgentState
 
 #: Attributes that become Agent fields rather than free-form attributes.
@@ -120,9 +121,14 @@ def observe_agents(
 def _agent(view: AgentView, idle_since: datetime | None) -> Agent:
     """The snapshot's model of one agent; MalformedReplyError names it if a value is bad."""
     jobs: dict[str, int] = {}
+    unique: set[str] = set()
+    exclusive = False
     for task in view.tasks:
         job = task.labels.get("job") or task.id
         jobs[job] = jobs.get(job, 0) + 1
+        if flagged(task.labels, UNIQUE_HOST):
+            unique.add(job)
+        exclusive = exclusive or flagged(task.labels, EXCLUSIVE)
     attrs = {k: v for k, v in view.attributes.items() if k not in _NOT_FREE_FORM}
     asg = view.attributes.get("asg")
     instance = view.attributes.get("instance_id")
@@ -138,6 +144,8 @@ def _agent(view: AgentView, idle_since: datetime | None) -> Agent:
             used=view.used,
             tasks=len(view.tasks),
             jobs=jobs,
+            unique_host_jobs=sorted(unique),
+            exclusive=exclusive,
             state=agent_state(view),
             idle_since=idle_since,
             attributes=attrs,

@@ -12,13 +12,14 @@ where it extends an agent's expected life least, so agents empty together (Manti
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from controlplane.demand.submission import Submission
 from controlplane.fields import MAX_SECONDS
+from controlplane.mesos.task_labels import constraint_labels
 from controlplane.model import Agent, Pool, Snapshot, Task
 
 DEFAULT_POOL = "default"
@@ -95,12 +96,15 @@ def offers_snapshot(
     running_jobs: Mapping[str, Mapping[str, int]],
     now: datetime,
     hints: LaunchHints | None = None,
+    exclusive: Collection[str] = (),
 ) -> Snapshot:
     """A snapshot of the offered resources and the pending tasks that could use them.
 
     `running_jobs` (agent id -> job -> count) lets unique_host and balanced constraints
-    see this framework's tasks already running there. Pools have no groups: there is
-    nothing to scale from inside a framework, so tasks that do not fit stay unplaced.
+    see this framework's tasks already running there; `exclusive` names the agents one of
+    its hard exclusive tasks keeps to itself (nothing else is placed there). Pools have no
+    groups: there is nothing to scale from inside a framework, so tasks that do not fit stay
+    unplaced.
     `hints` give tasks their learned durations and agents their expected empty times, and
     leave out agents on instances AWS is reclaiming (their offers are declined).
     """
@@ -125,6 +129,7 @@ def offers_snapshot(
                 total={n: max(0.0, v) for n, v in entry.resources.items()},
                 tasks=sum(jobs.values()),
                 jobs=jobs,
+                exclusive=entry.agent_id in exclusive,
                 attributes={k: v for k, v in entry.attributes.items() if k not in skip},
                 expected_empty_at=_future(hints.empty_at.get(entry.agent_id), now),
             )
@@ -165,6 +170,7 @@ def task_info(sub: Submission, agent_id: str, argv: Sequence[str]) -> dict[str, 
         labels["expected_duration_s"] = repr(sub.expected_duration_s)
     if sub.restartable:
         labels["restartable"] = "true"
+    labels.update(constraint_labels(sub))  # what the loop must know of it once it runs
     info: dict[str, Any] = {
         "name": sub.id,
         "task_id": {"value": sub.id},

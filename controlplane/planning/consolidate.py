@@ -8,8 +8,11 @@ as their tasks end and leave by the two-phase drain. Nothing is killed.
 A candidate is active, in a group, not do-not-disrupt, running tasks, receiving nothing in
 this plan, and uses less than `consolidate_below` of every resource. It is cordoned only
 if its running work, as `tasks` copies of its average task (used / tasks), fits whole in
-the room the pool's other active agents keep after this plan (fullest agent first): the
-work has somewhere to go, and cordoning it cannot push pending work onto a new instance.
+the room the pool's other active agents keep after this plan (fullest agent first), a
+task of a hard unique_host job (`unique_host_jobs`) only on an agent without that job, one
+per agent: the work has somewhere to go, and cordoning it cannot push pending work onto a
+new instance. An agent running a hard exclusive task is never a candidate (its task could
+only move to an empty agent, which saves nothing).
 
 Never while the pool has work waiting (a shortfall in this plan, or an unplaced task that
 fits one of its instances), never within `scale_down_cooldown_s` of a scale-up or of a plan
@@ -78,7 +81,7 @@ def consolidation_phase(
             room = min(room, size - cordoned - pool.floor.instances)
         if room <= 0:
             continue
-        receivers = mine & table.usable[:m] & ~gone
+        receivers = mine & table.usable[:m] & ~gone & ~table.exclusive[:m]
         free = table.free[:m] + EPS * np.maximum(table.total[:m], 1.0)
         _pick(table, pool, candidates, receivers, free, used, share, room, out)
     return out
@@ -101,7 +104,7 @@ def _candidates(
     ok &= share < below
     rows = np.flatnonzero(ok)
     keep = [r for r in rows.tolist() if table.agents[r].asg is not None]
-    keep = [r for r in keep if not table.agents[r].do_not_disrupt]
+    keep = [r for r in keep if not (table.agents[r].do_not_disrupt or table.agents[r].exclusive)]
     order = sorted(keep, key=lambda r: (float(share[r]), int(table.running[r]), r))
     return np.array(order, dtype=np.int64)
 
@@ -138,13 +141,14 @@ def _pick(
     total = np.maximum(table.total[rows], 1e-12)
     order = rows[np.lexsort((rows, np.max(free[rows] / total, axis=1)))]
     tries = TRIES_PER_CORDON * room + EXTRA_TRIES
+    holding: dict[str, set[int]] = {}  # unique_host job -> receivers given one of its tasks
     for row in candidates.tolist()[:tries]:
         if room == 0:
             return
         receivers[row] = False
         tasks = int(table.running[row])
         unit = used[row] / tasks
-        moves = fit_copies(free, order[receivers[order]], unit, tasks)
+        moves = _fit_agent(table, row, free, order[receivers[order]], unit, holding)
         if moves is None:
             receivers[row] = True  # stays, and may hold others' work
             continue
@@ -168,17 +172,68 @@ def _pick(
         room -= 1
 
 
-def fit_copies(
-    free: FloatArray, rows: IntArray, unit: FloatArray, copies: int
+def _fit_agent(
+    table: CandidateTable,
+    row: int,
+    free: FloatArray,
+    rows: IntArray,
+    unit: FloatArray,
+    holding: dict[str, set[int]],
 ) -> list[tuple[int, int]] | None:
-    """Where `copies` of `unit` go on `rows`, in their order, each copy whole on one row:
-    (row, copies) pairs; None if not all fit."""
+    """Where the agent's running work goes on `rows` (copies of `unit`): a task of a hard
+    unique_host job only to a row without the job, one per row; the rest anywhere. None if
+    it does not all fit. `holding` learns the rows given a unique job's task."""
+    agent = table.agents[row]
+    tasks = int(table.running[row])
+    if not agent.unique_host_jobs:
+        return fit_copies(free, rows, unit, tasks)
+    work = free.copy()
+    moves: list[tuple[int, int]] = []
+    taken: dict[str, list[int]] = {}
+    for job in agent.unique_host_jobs:
+        copies = agent.jobs.get(job, 0)
+        open_rows = rows[_without_job(table, rows, job, holding.get(job, set()))]
+        placed = fit_copies(work, open_rows, unit, copies, per_row=1)
+        if placed is None or open_rows.size < copies:
+            return None
+        for target, count in placed:
+            work[target] -= count * unit
+        taken[job] = [target for target, _ in placed]
+        moves.extend(placed)
+        tasks -= copies
+    rest = fit_copies(work, rows, unit, tasks)
+    if rest is None:
+        return None
+    for job, targets in taken.items():
+        holding.setdefault(job, set()).update(targets)
+    return moves + rest
+
+
+def _without_job(table: CandidateTable, rows: IntArray, job: str, holding: set[int]) -> np.ndarray:
+    """Which of `rows` run no task of `job` and get none in this plan (or this pass)."""
+    counts = table.job_counts.get(job)  # tracked when the job has pending work: placed too
+    if counts is not None:
+        ok = counts[rows] == 0
+    else:
+        ok = np.fromiter((job not in table.agents[r].jobs for r in rows.tolist()), np.bool_)
+    if holding:
+        ok &= ~np.isin(rows, list(holding))
+    return np.asarray(ok, dtype=np.bool_)
+
+
+def fit_copies(
+    free: FloatArray, rows: IntArray, unit: FloatArray, copies: int, per_row: int | None = None
+) -> list[tuple[int, int]] | None:
+    """Where `copies` of `unit` go on `rows`, in their order, each copy whole on one row
+    (at most `per_row` on one): (row, copies) pairs; None if not all fit."""
     need = unit > 0
     if copies <= 0 or not need.any():
         return []
     if rows.size == 0:
         return None
     fits = np.floor(np.min(free[rows][:, need] / unit[need], axis=1) + 1e-9).clip(0)
+    if per_row is not None:
+        fits = np.minimum(fits, per_row)
     taken = np.cumsum(fits)
     if taken[-1] < copies:
         return None

@@ -11,7 +11,9 @@ Bounded and cautious:
 - never while work waits (the plan scales the pool up, or leaves a task unplaced that
   the pool could take);
 - only when every task fits, copy by copy (largest first), on the free room of the pool's
-  active, uncordoned agents that the plan keeps, less what the plan places there;
+  active, uncordoned agents that the plan keeps, less what the plan places there (a task of
+  a hard unique_host job only where its job is not; an agent with a hard exclusive task
+  neither gives its tasks up nor takes others');
 - only when it saves instance-time: the agent's expected remaining busy time must exceed
   the work run again (each task's share of the agent times how long it has run; a task
   whose start is unknown is never moved). The agent stays busy as long as its longest
@@ -47,6 +49,19 @@ class RunningTask:
     started_s: float | None = None
     #: When it is expected to end (start + expected duration); None: no expectation.
     expected_end_s: float | None = None
+    #: Its job (None: a job of its own) and whether the job is hard one-per-host.
+    job: str | None = None
+    unique_host: bool = False
+    #: Hard exclusive: never moved (it could only go to an empty agent, saving nothing).
+    exclusive: bool = False
+
+
+@dataclass
+class Room:
+    """What one receiving agent still has free, and the jobs it runs or is given."""
+
+    free: dict[str, float]
+    jobs: set[str]
 
 
 @dataclass(frozen=True)
@@ -120,7 +135,7 @@ def _work_waits(snapshot: Snapshot, plan: Plan, pool: Pool) -> bool:
 
 
 def _due(agent: CordonedAgent, after_s: float, now: float) -> bool:
-    if not agent.tasks or not all(t.restartable for t in agent.tasks):
+    if not agent.tasks or not all(t.restartable and not t.exclusive for t in agent.tasks):
         return False
     if now - agent.since_s < after_s:
         return False
@@ -163,20 +178,27 @@ def _redone_s(agent: CordonedAgent, now: float) -> float:
     return total
 
 
-def _rooms(snapshot: Snapshot, plan: Plan, pool: Pool) -> list[dict[str, float]]:
-    """Free room of the pool's agents that stay active, less this plan's placements."""
+def _rooms(snapshot: Snapshot, plan: Plan, pool: Pool) -> list[Room]:
+    """Free room of the pool's agents that stay active (and hold no exclusive task), less
+    this plan's placements, with the jobs each runs or is given."""
     leaving = {d.agent for d in plan.scale_down} | {c.agent for c in plan.cordon}
-    demand = {t.id: t.resources for t in snapshot.pending}
+    pending = {t.id: t for t in snapshot.pending}
     placed: dict[str, dict[str, float]] = {}
+    given: dict[str, set[str]] = {}
     for p in plan.placements:
-        if p.agent is not None:
+        task = pending.get(p.task)
+        if p.agent is not None and task is not None:
             into = placed.setdefault(p.agent, {})
-            for name, amount in demand.get(p.task, {}).items():
+            for name, amount in task.resources.items():
                 into[name] = into.get(name, 0.0) + amount
+            given.setdefault(p.agent, set()).add(task.job_name)
     return [
-        _free(a, placed.get(a.id, {}))
+        Room(_free(a, placed.get(a.id, {})), set(a.jobs) | given.get(a.id, set()))
         for a in snapshot.agents
-        if a.pool == pool.name and a.state == "active" and not a.cordoned and a.id not in leaving
+        if a.pool == pool.name
+        and a.state == "active"
+        and not (a.cordoned or a.exclusive)
+        and a.id not in leaving
     ]
 
 
@@ -187,16 +209,20 @@ def _free(agent: Agent, placed: Mapping[str, float]) -> dict[str, float]:
     }
 
 
-def _fit(
-    tasks: Sequence[RunningTask], rooms: list[dict[str, float]]
-) -> list[dict[str, float]] | None:
-    """The rooms after placing every task first-fit, largest first; None if one does not fit."""
-    left = [dict(r) for r in rooms]
+def _fit(tasks: Sequence[RunningTask], rooms: list[Room]) -> list[Room] | None:
+    """The rooms after placing every task first-fit, largest first (a unique_host task
+    only where its job is not); None if one does not fit."""
+    left = [Room(dict(r.free), set(r.jobs)) for r in rooms]
     for task in sorted(tasks, key=lambda t: (-sum(t.resources.values()), t.id)):
+        job = task.job or task.id
         for room in left:
-            if all(room.get(n, 0.0) + TOL * max(v, 1.0) >= v for n, v in task.resources.items()):
+            if task.unique_host and job in room.jobs:
+                continue
+            free = room.free
+            if all(free.get(n, 0.0) + TOL * max(v, 1.0) >= v for n, v in task.resources.items()):
                 for n, v in task.resources.items():
-                    room[n] = room.get(n, 0.0) - v
+                    free[n] = free.get(n, 0.0) - v
+                room.jobs.add(job)
                 break
         else:
             return None

@@ -323,6 +323,8 @@ def build_table(
     table.running[:n] = tasks
     states = map(attrgetter("state"), agents)
     table.usable[:n] = np.fromiter(map("active".__eq__, states), np.bool_, count=n)
+    # A running exclusive task keeps the agent to itself (as one placed by this plan does).
+    table.exclusive[:n] = np.fromiter(map(attrgetter("exclusive"), agents), np.bool_, count=n)
     for name, codes in table.attr_codes.items():
         values = _attribute_column(agents, snapshot.pools, pool_of, name)
         codes[:n] = [-1 if v is None else table.code(name, v) for v in values]

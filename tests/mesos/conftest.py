@@ -14,6 +14,9 @@ import pymesos.process
 import pytest
 from pymesos import MesosSchedulerDriver
 
+from controlplane.demand.queue import TaskQueue
+from controlplane.mesos.framework import MesosFramework
+from controlplane.mesos.id_store import FrameworkIdStore, MemoryIdStore
 from controlplane.sim.clock import VirtualClock
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
 from tests.support.mesos_calls import Recorder
@@ -105,3 +108,32 @@ def drivers() -> Iterator[DriverFactory]:
         driver.stop(failover=True)
     for driver in started:
         driver.join()
+
+
+Factory = Callable[..., MesosFramework]
+
+
+@pytest.fixture
+def frameworks(emulator: MesosMasterEmulator) -> Iterator[Factory]:
+    """Start planning frameworks on `emulator` (registered); each is stopped after the test."""
+    made: list[MesosFramework] = []
+
+    def make(
+        queue: TaskQueue | None = None, store: FrameworkIdStore | None = None, **kw: Any
+    ) -> MesosFramework:
+        fw = MesosFramework(
+            emulator.address,
+            queue or TaskQueue(),
+            store or MemoryIdStore(),
+            user="test",
+            failover_timeout_s=60,
+            **kw,
+        )
+        made.append(fw)
+        fw.start()
+        assert fw.wait_registered(10), "framework did not register"
+        return fw
+
+    yield make
+    for fw in made:
+        fw.stop()

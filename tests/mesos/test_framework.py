@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,38 +10,11 @@ import pytest
 from controlplane.demand.queue import TaskQueue
 from controlplane.demand.submission import Submission
 from controlplane.mesos.framework import MesosFramework
-from controlplane.mesos.id_store import FrameworkIdStore, JsonFileIdStore, MemoryIdStore
+from controlplane.mesos.id_store import JsonFileIdStore, MemoryIdStore
 from controlplane.planning import plan
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
-from tests.mesos.conftest import add_agents
+from tests.mesos.conftest import Factory, add_agents
 from tests.support.mesos_calls import wait_for
-
-Factory = Callable[..., MesosFramework]
-
-
-@pytest.fixture
-def frameworks(emulator: MesosMasterEmulator) -> Iterator[Factory]:
-    made: list[MesosFramework] = []
-
-    def make(
-        queue: TaskQueue | None = None, store: FrameworkIdStore | None = None, **kw: Any
-    ) -> MesosFramework:
-        fw = MesosFramework(
-            emulator.address,
-            queue or TaskQueue(),
-            store or MemoryIdStore(),
-            user="test",
-            failover_timeout_s=60,
-            **kw,
-        )
-        made.append(fw)
-        fw.start()
-        assert fw.wait_registered(10), "framework did not register"
-        return fw
-
-    yield make
-    for fw in made:
-        fw.stop()
 
 
 def subs(n: int, prefix: str = "t", cpus: float = 1.0, **labels: str) -> list[Submission]:

@@ -85,3 +85,42 @@ def test_drain_caps_and_floors_bound_cordons() -> None:
     assert [
         c.agent for c in run([_pool(floor={"instances": 2, "source": "s"})], agents=agents).cordon
     ] == ["A"]
+
+
+def test_a_unique_host_task_is_cordoned_only_where_a_host_without_its_job_has_room() -> None:
+    # A's one task is of job u, one per host; B and C both run u: nowhere for it to go.
+    def _u(ident: str, cpus: float, **extra: Any) -> dict[str, Any]:
+        return agent(
+            ident,
+            used={"cpus": cpus, "mem": 1000.0},
+            jobs={"u": 1},
+            idle_s=None,
+            unique_host_jobs=["u"],
+            **extra,
+        )
+
+    stuck = run([_pool()], agents=[_u("A", 2), _u("B", 9), _u("C", 10)])
+    assert stuck.cordon == []
+    # D (full of other work but with room) runs no u: now A's task has somewhere to go.
+    room = run([_pool(max_cordon_share=1.0)], agents=[_u("A", 2), _u("B", 15), _busy("D", 9)])
+    assert [c.agent for c in room.cordon] == ["A"]
+
+
+def test_two_unique_host_tasks_of_one_job_never_count_the_same_host() -> None:
+    def _u(ident: str) -> dict[str, Any]:
+        used = {"cpus": 1.0, "mem": 1000.0}
+        return agent(ident, used=used, jobs={"u": 1}, unique_host_jobs=["u"], idle_s=None)
+
+    result = run([_pool(max_cordon_share=1.0)], agents=[_u("A"), _u("B"), _busy("D", 9)])
+    assert [c.agent for c in result.cordon] == ["A"]  # D takes one of u's tasks, not two
+
+
+def test_an_agent_running_an_exclusive_task_keeps_it_to_itself() -> None:
+    solo = _busy("A", 2, exclusive=True)
+    result = run([_pool()], agents=[solo, _busy("B", 9), _busy("C", 15)])
+    assert result.cordon == []  # moving it could only take an empty agent
+    wanted = run(
+        [_pool()], agents=[solo, _busy("B", 15), _busy("C", 15)], pending=[task("t", cpus=2)]
+    )
+    assert [p.agent for p in wanted.placements] == [None]  # not beside the exclusive task
+    assert wanted.scale_up

@@ -3,7 +3,9 @@
 - it never cordons work that has nowhere to go: the cordoned agents' running work (as
   copies of each one's average task) fits in the room the pool's other active agents keep
   after the plan, in total per resource and copy by copy;
-- it never cordons an agent that is do-not-disrupt, receives work, is idle or is drained;
+  a task of a hard unique_host job only on an agent without the job, one per agent;
+- it never cordons an agent that is do-not-disrupt, runs an exclusive task, receives work,
+  is idle or is drained; an agent running an exclusive task takes none of its work;
 - no flapping: carrying a plan's cordons out and planning again on the same demand gives
   none of those agents back.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import timedelta
+from random import Random
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -39,9 +42,30 @@ def _consolidating(snapshot: Snapshot, below: float, share: float, cordons: bool
     return snapshot.model_copy(update={"pools": pools, "agents": agents})
 
 
+def _constrained(snapshot: Snapshot, rng: Random, share: float) -> Snapshot:
+    """About `share` of the busy agents run a hard unique_host job (some of their jobs)
+    or, half as often, a hard exclusive task."""
+    agents = []
+    for a in snapshot.agents:
+        draw = rng.random()
+        update: dict[str, object] = {}
+        if a.jobs and draw < share:
+            jobs = sorted(a.jobs)
+            update["unique_host_jobs"] = sorted(rng.sample(jobs, rng.randint(1, len(jobs))))
+        elif running(a) > 0 and draw < 1.5 * share:
+            update["exclusive"] = True
+        agents.append(a.model_copy(update=update))
+    return snapshot.model_copy(update={"agents": agents})
+
+
 SNAPSHOTS = st.builds(
     _consolidating,
-    st.one_of(VARIED, snapshots(busy=True), snapshots(busy=True, calm=True)),
+    st.builds(
+        _constrained,
+        st.one_of(VARIED, snapshots(busy=True), snapshots(busy=True, calm=True)),
+        st.randoms(use_true_random=False),
+        st.sampled_from([0.0, 0.0, 0.3, 0.7]),
+    ),
     st.sampled_from([0.3, 0.5, 0.9, 1.0]),
     st.sampled_from([0.1, 0.25, 1.0]),
     st.booleans(),
@@ -77,9 +101,11 @@ def test_consolidation_never_cordons_work_that_has_nowhere_to_go(snapshot: Snaps
     draining = {d.agent for d in result.scale_down}
     room = _room_after(snapshot, result)
     moved: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    given_unique: dict[str, int] = defaultdict(int)  # unique job -> cordoned agents with it
     for c in result.cordon:
         a = agents[c.agent]
         assert a.state == "active" and not a.cordoned and not a.do_not_disrupt
+        assert not a.exclusive  # its task could only go to an empty agent
         assert a.asg is not None and running(a) > 0 and c.agent not in receiving
         pool = next(p for p in snapshot.pools if p.name == a.pool)
         assert pool.consolidate
@@ -88,20 +114,25 @@ def test_consolidation_never_cordons_work_that_has_nowhere_to_go(snapshot: Snaps
         others = [
             b
             for b in snapshot.agents
-            if b.pool == a.pool and b.state == "active" and b.id not in cordoned | draining
+            if b.pool == a.pool
+            and b.state == "active"
+            and not b.exclusive
+            and b.id not in cordoned | draining
         ]
         unit = _unit(a)
-        # Copy by copy: each of its tasks fits on some agent that stays.
-        assert (
-            any(
-                all(
-                    v <= room[b.id].get(r, 0.0) + TOL * max(b.total.get(r, 0.0), 1.0)
-                    for r, v in unit.items()
-                )
-                for b in others
+
+        def fits(b: Agent, unit: dict[str, float] = unit) -> bool:
+            return all(
+                v <= room[b.id].get(r, 0.0) + TOL * max(b.total.get(r, 0.0), 1.0)
+                for r, v in unit.items()
             )
-            or not unit
-        ), c
+
+        # Copy by copy: each of its tasks fits on some agent that stays.
+        assert any(fits(b) for b in others) or not unit, c
+        for job in a.unique_host_jobs:  # one per host: only on agents without the job
+            given_unique[job] += a.jobs[job]
+            open_agents = [b for b in others if job not in b.jobs and fits(b)]
+            assert len(open_agents) >= given_unique[job], (c, job)
     for pool_name, work in moved.items():  # and in total, per resource
         stay = [
             b

@@ -232,3 +232,22 @@ def test_the_budget_goes_where_each_move_saves_the_most() -> None:
     snap = _world(max_relocations_per_hour=1)
     assert _moves(snap, one("A", 300), one("B", 3600)) == ["B-t"]
     assert _moves(snap, one("B", 3600), one("A", 300)) == ["B-t"]
+
+
+def test_a_unique_host_task_is_not_moved_to_a_host_that_runs_its_job() -> None:
+    snap = _world()  # R runs job k
+    now = snap.now.timestamp()
+    tasks = (RunningTask("c0", {"cpus": 1.0}, True, now - 100, None, job="k", unique_host=True),)
+    stuck = CordonedAgent("C", "batch", now - 900, tasks, {"cpus": 16.0, "mem": 64000.0})
+    assert relocations(snap, plan(snap), [stuck]) == []
+    free = (RunningTask("c0", {"cpus": 1.0}, True, now - 100, None, job="j", unique_host=True),)
+    moved = CordonedAgent("C", "batch", now - 900, free, {"cpus": 16.0, "mem": 64000.0})
+    assert [r.task for r in relocations(snap, plan(snap), [moved])] == ["c0"]
+
+
+def test_an_exclusive_task_is_never_relocated() -> None:
+    snap = _world()
+    now = snap.now.timestamp()
+    tasks = (RunningTask("c0", {"cpus": 1.0}, True, now - 100, None, exclusive=True),)
+    solo = CordonedAgent("C", "batch", now - 900, tasks, {"cpus": 16.0, "mem": 64000.0})
+    assert relocations(snap, plan(snap), [solo]) == []

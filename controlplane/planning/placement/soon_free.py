@@ -52,7 +52,9 @@ class SoonFree:
         for row, agent in enumerate(t.agents):
             pool = t.pools[int(t.pool_idx[row])]
             horizon_s = pool.wait_horizon_s
-            if horizon_s is None or not t.usable[row] or _kept_spot(pool, agent):
+            if horizon_s is None or not t.usable[row] or t.exclusive[row]:
+                continue
+            if _kept_spot(pool, agent):
                 continue
             points = self._points(agent, horizon_s)
             if not points:
