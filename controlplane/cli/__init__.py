@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plan", help="plan one snapshot (contract v1) and print the plan")
     pl.add_argument("snapshot", help="snapshot JSON file, or - for standard input")
     pl.add_argument("--format", choices=["json", "table"], default="json")
-    pl.set_defaults(func=_lazy("plan", "cmd_plan"))
+    pl.set_defaults(func=_lazy("plan", "cmd_plan"), pure=True)
     em = sub.add_parser(
         "mesos-emulator",
         help="run a Mesos master emulator (v1 scheduler and operator APIs) on 127.0.0.1",
@@ -59,20 +60,42 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Exit 0 done, 1 failed, 2 bad input (one line on stderr), 3 another leads."""
+def main(argv: Sequence[str] | None = None, *, exit_when_pure: bool = False) -> int:
+    """Exit 0 done, 1 failed, 2 bad input (one line on stderr), 3 another leads.
+
+    With `exit_when_pure` (the console script), a pure command (`plan`: nothing to release,
+    no thread, no file but stdout) ends the process once its output is flushed, without the
+    interpreter's teardown: freeing a 50,000-task snapshot's objects one by one took a
+    quarter of the command's time. Every other command exits normally."""
     args = parser().parse_args(argv)
     try:
         code: int = args.func(args)
     except InputError as exc:
         print(f"controlplane: error: {exc}", file=sys.stderr)
-        return 2
+        code = 2
     except Exception as exc:
         if not _expected_failure(exc):
             raise
         print(f"controlplane: failed: {exc}", file=sys.stderr)
-        return 1
+        code = 1
+    if exit_when_pure and getattr(args, "pure", False):
+        _exit_now(code)
     return code
+
+
+def _exit_now(code: int) -> None:
+    """Flush stdout and stderr, then end the process with `code` at once."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 1  # output that could not be written is a failure
+    os._exit(code)
+
+
+def entry() -> None:
+    """The `controlplane` console script and `python -m controlplane`."""
+    sys.exit(main(exit_when_pure=True))
 
 
 def _expected_failure(exc: Exception) -> bool:
@@ -136,4 +159,4 @@ def _demo_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

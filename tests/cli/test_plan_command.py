@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +80,21 @@ def test_console_script_reads_stdin_and_is_deterministic() -> None:
     second = subprocess.run(cmd, input=text, capture_output=True, text=True, check=True)
     assert first.stdout == second.stdout
     assert first.stderr == ""
+
+
+def test_the_console_script_writes_a_large_plan_whole_before_it_exits(tmp_path: Path) -> None:
+    """The script skips the interpreter's teardown after `plan`: the output must be flushed
+    first, every byte of it, through a pipe."""
+    from bench.scenarios import fenzo  # noqa: PLC0415 (the benchmark's snapshot builder)
+
+    snap = fenzo(agents=300, tasks=3000)
+    path = tmp_path / "big.json"
+    path.write_text(snap.model_dump_json())
+    cmd = [sys.executable, "-m", "controlplane", "plan", str(path)]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # block-buffered
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+    assert proc.stdout == plan_json(plan(snap))
+    assert len(proc.stdout) > 200_000  # several pipe buffers
 
 
 def test_console_script_bad_input_exit_code() -> None:
