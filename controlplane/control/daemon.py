@@ -243,7 +243,10 @@ class Daemon:
             return
         now = self.clock()
         try:
-            lease = self.parts.store.acquire(self.holder, now, self.settings.loop.lease_ttl_s)
+            with self._lock:
+                known = self._lease
+            ttl_s = self.settings.loop.lease_ttl_s
+            lease = self.parts.store.acquire(self.holder, now, ttl_s, known=known)
             self._last_lease_ok, self._lease_error = time.monotonic(), None
         except Exception as error:  # keep a still-valid lease; it lapses on its own
             log.error("lease: %s", error)

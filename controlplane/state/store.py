@@ -1,8 +1,8 @@
 """The control loop's durable state in one DynamoDB table, behind a leader lease.
 
-Leadership is a lease item with a fencing token: acquire is a conditional put (free,
-expired, or already ours), the token grows with every change of holder, and every state
-write is a transaction whose first member checks the lease (holder, token, unexpired). A
+Leadership is a lease item with a fencing token (`lease_ops.py`): acquire is a conditional
+put (free, expired, or already ours), the token grows with every change of holder, and every
+state write is a transaction whose first member checks the lease (holder, token, unexpired). A
 leader that stalled past its lease cannot overwrite its successor's state. Times are the
 caller's clock (hosts keep NTP); moto never expires items, so TTL is not used.
 """
@@ -13,7 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -21,13 +21,14 @@ from botocore.exceptions import ClientError
 from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.errors import AwsCallError
 from controlplane.state import items as it
-from controlplane.state.errors import LeaseLostError, MissingTableError, StateError
+from controlplane.state.errors import LeaseLostError
+from controlplane.state.lease_ops import CONFLICTS as _CONFLICTS
+from controlplane.state.lease_ops import LeaseOps
 from controlplane.state.records import ControlState, Lease, ScheduledFloor, StateChanges
 
 log = logging.getLogger(__name__)
 #: TransactWriteItems takes at most 100 members; one is the lease check.
 TRANSACTION_WRITES = 99
-_CONFLICTS = {"ConditionalCheckFailedException", "TransactionCanceledException"}
 #: A transaction cancelled for anything but the lease check (a conflict with our own lease
 #: renewal, throttling) is tried this many times in all.
 TRANSACTION_ATTEMPTS = 5
@@ -36,7 +37,7 @@ TRANSACTION_ATTEMPTS = 5
 TASKS_PARTITION = "#tasks"
 
 
-class StateStore:
+class StateStore(LeaseOps):
     """One cluster's state (its own partition) in `table`."""
 
     #: Items per Query page (None: DynamoDB's 1 MB pages); tests lower it to page.
@@ -94,29 +95,6 @@ class StateStore:
         """Every item of the cluster in one consistent, paginated Query."""
         return it.read_state(self._query())
 
-    def _missing(self, error: AwsCallError) -> StateError | AwsCallError:
-        if error.code == "ResourceNotFoundException":
-            return MissingTableError(
-                f"state table {self.table} does not exist: create it with "
-                "`controlplane init --config C` (Terraform creates it in production)"
-            )
-        return error
-
-    def leader(self) -> Lease | None:
-        """The stored lease (possibly expired), or None if there never was one."""
-        try:
-            reply = self.caller.read(
-                self.dynamodb,
-                "GetItem",
-                TableName=self.table,
-                Key=it.key(self.cluster, it.LEASE),
-                ConsistentRead=True,
-            )
-        except AwsCallError as error:
-            raise self._missing(error) from None
-        item = reply.get("Item")
-        return None if item is None else it.read_lease(item)
-
     def _query(self, prefix: str | None = None, partition: str | None = None) -> list[it.Item]:
         condition = "#c = :c" + (" AND begins_with(#i, :p)" if prefix else "")
         values: dict[str, Any] = {":c": {"S": partition or self.cluster}}
@@ -147,83 +125,6 @@ class StateStore:
             start = reply.get("LastEvaluatedKey")
             if not start:
                 return out
-
-    # ---- lease --------------------------------------------------------------------------
-
-    def acquire(self, holder: str, now: datetime, ttl_s: float) -> Lease | None:
-        """Take a free or expired lease, or renew our own; None while another holds it."""
-        current = self.leader()
-        expires = now + timedelta(seconds=ttl_s)
-        if current is None:
-            lease = Lease(holder, 1, expires)
-            condition, values = "attribute_not_exists(#i)", {}
-        elif current.holder == holder or not current.valid(now):
-            token = current.token if current.holder == holder else current.token + 1
-            lease = Lease(holder, token, expires)
-            condition = "#t = :old AND holder = :holder AND expires_at = :exp"
-            values = {
-                ":old": {"N": str(current.token)},
-                ":holder": {"S": current.holder},
-                ":exp": {"N": it.epoch(current.expires_at)},
-            }
-        else:
-            return None
-        try:
-            self.caller.write(
-                self.dynamodb,
-                "PutItem",
-                idempotent=False,  # after a fault, re-read rather than repeat (below)
-                TableName=self.table,
-                Item=it.lease_item(self.cluster, lease),
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#t": "token"} if values else {"#i": "item"},
-                **({"ExpressionAttributeValues": values} if values else {}),
-            )
-        except AwsCallError as error:
-            if error.code in _CONFLICTS:
-                return None  # someone else moved first
-            stored = self.leader()  # a fault after the write: did it land?
-            if stored == lease:
-                return lease
-            raise
-        if current is not None and current.holder != holder:
-            log.info(
-                "lease taken over from %s (token %d -> %d)",
-                current.holder,
-                current.token,
-                lease.token,
-            )
-        return lease
-
-    def renew(self, lease: Lease, now: datetime, ttl_s: float) -> Lease:
-        """Extend our lease; LeaseLostError if it is no longer ours."""
-        if not lease.valid(now):
-            raise LeaseLostError(f"lease of {lease.holder} expired at {lease.expires_at}")
-        renewed = self.acquire(lease.holder, now, ttl_s)
-        if renewed is None or renewed.token != lease.token:
-            raise LeaseLostError(f"lease of {lease.holder} (token {lease.token}) was taken over")
-        return renewed
-
-    def release(self, lease: Lease) -> None:
-        """Expire our lease now so a standby takes over at once; a no-op if not ours."""
-        gone = Lease(lease.holder, lease.token, datetime.fromtimestamp(0, lease.expires_at.tzinfo))
-        try:
-            self.caller.write(
-                self.dynamodb,
-                "PutItem",
-                idempotent=True,
-                TableName=self.table,
-                Item=it.lease_item(self.cluster, gone),
-                ConditionExpression="holder = :h AND #t = :t",
-                ExpressionAttributeNames={"#t": "token"},
-                ExpressionAttributeValues={
-                    ":h": {"S": lease.holder},
-                    ":t": {"N": str(lease.token)},
-                },
-            )
-        except AwsCallError as error:
-            if error.code not in _CONFLICTS:
-                raise
 
     # ---- the scheduler's floors (not fenced: the scheduler owns them, the loop reads) ----
 

@@ -49,6 +49,36 @@ def test_acquire_renew_takeover_release(store: StateStore) -> None:
     assert c is not None and c.token == 3
 
 
+def test_renewing_the_lease_one_holds_is_one_conditional_write(store: StateStore) -> None:
+    a = store.acquire("a", at(0), 30)
+    assert a is not None
+    metrics = store.caller.metrics
+    assert metrics is not None
+    reads, writes = metrics.count("GetItem"), metrics.count("PutItem")
+    a2 = store.acquire("a", at(10), 30, known=a)
+    assert a2 == Lease("a", 1, at(40))
+    assert metrics.count("GetItem") == reads and metrics.count("PutItem") == writes + 1
+    assert store.leader() == a2
+    late = store.acquire("a", at(45), 30, known=a2)  # expired, but nobody took it
+    assert late == Lease("a", 1, at(75))
+
+
+def test_a_lease_known_but_no_longer_stored_is_read_and_decided_afresh(
+    store: StateStore,
+) -> None:
+    a = store.acquire("a", at(0), 30)
+    assert a is not None
+    b = store.acquire("b", at(31), 30)  # expired: b takes over
+    assert b is not None and b.token == 2
+    assert store.acquire("a", at(40), 30, known=a) is None  # b holds it: a does not renew
+    assert store.leader() == b
+    stale = Lease("a", 1, at(29))  # what a believes, wrong in its expiry: read, then decided
+    a3 = store.acquire("a", at(62), 30, known=stale)
+    assert a3 is not None and a3.token == 3 and store.leader() == a3
+    with pytest.raises(LeaseLostError):
+        store.renew(a, at(20), 30)  # a's old lease: the stored one is a3's, token 3
+
+
 def test_fenced_commit_lands_only_under_the_current_lease(store: StateStore) -> None:
     a = store.acquire("a", at(0), 30)
     assert a is not None
