@@ -21,7 +21,8 @@ _TRUE = frozenset({"true", "yes", "1", "on"})
 
 def flagged(labels: Mapping[str, str], name: str) -> bool:
     """The label is present with a true value (`true`, `yes`, `1`, `on`)."""
-    return labels.get(name, "").strip().lower() in _TRUE
+    value = labels.get(name)  # most tasks carry neither label: one lookup each
+    return value is not None and value.strip().lower() in _TRUE
 
 
 def constraint_labels(task: Task) -> dict[str, str]:
