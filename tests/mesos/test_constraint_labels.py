@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from controlplane.demand.queue import TaskQueue
 from controlplane.demand.submission import Submission
+from controlplane.mesos.event_stream import ClusterWatch, wait_fresh
 from controlplane.mesos.observe import observe_agents
 from controlplane.mesos.operator_client import OperatorClient
 from controlplane.model import ExclusiveConstraint, UniqueHostConstraint
@@ -49,10 +50,18 @@ def test_running_constraints_reach_the_snapshot_and_exclusive_hosts_stay_alone(
     time.sleep(1.0)  # five allocation rounds of 0.2 s: offers of the exclusive host's room
     assert queue.state("late") == "queued"  # 3 cpus free there, but it is kept to itself
 
-    agents = observe_agents(OperatorClient(emulator.address).agents(), NOW).agents
-    by_jobs = {a.id: a for a in agents}
-    solo = [a for a in agents if "solo" in a.jobs]
-    assert len(solo) == 1 and solo[0].exclusive and solo[0].jobs == {"solo": 1}
-    with_u = [a for a in agents if "u" in a.jobs]
-    assert len(with_u) == 2 and all(a.unique_host_jobs == ["u"] for a in with_u)
-    assert all(not a.exclusive for a in with_u) and len(by_jobs) == 3
+    client = OperatorClient(emulator.address)
+    watch = ClusterWatch(client, retry_s=0.05).start()  # the daemon's way: the event stream
+    try:
+        assert wait_fresh(watch, 10)
+        streamed = watch.picture.views()
+        assert streamed is not None
+        for views in (client.agents(), streamed):
+            agents = observe_agents(views, NOW).agents
+            solo = [a for a in agents if "solo" in a.jobs]
+            assert len(solo) == 1 and solo[0].exclusive and solo[0].jobs == {"solo": 1}
+            with_u = [a for a in agents if "u" in a.jobs]
+            assert len(with_u) == 2 and all(a.unique_host_jobs == ["u"] for a in with_u)
+            assert not any(a.exclusive for a in with_u) and len(agents) == 3
+    finally:
+        watch.stop()
