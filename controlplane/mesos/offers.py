@@ -19,7 +19,7 @@ from typing import Any
 
 from controlplane.demand.submission import Submission
 from controlplane.fields import MAX_SECONDS
-from controlplane.mesos.task_labels import constraint_labels
+from controlplane.mesos.task_labels import CONSTRAINT_LABELS, constraint_labels
 from controlplane.model import Agent, Pool, Snapshot, Task
 
 DEFAULT_POOL = "default"
@@ -170,6 +170,8 @@ def task_info(sub: Submission, agent_id: str, argv: Sequence[str]) -> dict[str, 
         labels["expected_duration_s"] = repr(sub.expected_duration_s)
     if sub.restartable:
         labels["restartable"] = "true"
+    for name in CONSTRAINT_LABELS:  # they say what the constraints say, never otherwise
+        labels.pop(name, None)
     labels.update(constraint_labels(sub))  # what the loop must know of it once it runs
     info: dict[str, Any] = {
         "name": sub.id,

@@ -16,6 +16,8 @@ from controlplane.model import Task
 UNIQUE_HOST = "unique_host"
 #: A hard `exclusive` task: nothing else on its agent.
 EXCLUSIVE = "exclusive"
+#: The labels our framework sets from a task's constraints (a submission's own are dropped).
+CONSTRAINT_LABELS = (UNIQUE_HOST, EXCLUSIVE)
 _TRUE = frozenset({"true", "yes", "1", "on"})
 
 
@@ -28,4 +30,4 @@ def flagged(labels: Mapping[str, str], name: str) -> bool:
 def constraint_labels(task: Task) -> dict[str, str]:
     """The labels that mark `task`'s hard unique_host and exclusive constraints."""
     kinds = {c.kind for c in task.constraints if not c.soft}
-    return {name: "true" for name in (UNIQUE_HOST, EXCLUSIVE) if name in kinds}
+    return {name: "true" for name in CONSTRAINT_LABELS if name in kinds}

@@ -14,6 +14,7 @@ from controlplane.demand.queue import TaskQueue
 from controlplane.demand.submission import Submission
 from controlplane.mesos.event_stream import ClusterWatch, wait_fresh
 from controlplane.mesos.observe import observe_agents
+from controlplane.mesos.offers import task_info
 from controlplane.mesos.operator_client import OperatorClient
 from controlplane.model import ExclusiveConstraint, UniqueHostConstraint
 from controlplane.sim.mesos_master import MesosMasterEmulator
@@ -65,3 +66,18 @@ def test_running_constraints_reach_the_snapshot_and_exclusive_hosts_stay_alone(
             assert not any(a.exclusive for a in with_u) and len(agents) == 3
     finally:
         watch.stop()
+
+
+def test_the_constraint_labels_say_what_the_constraints_say() -> None:
+    sub = _sub(
+        "t",
+        "j",
+        constraints=[
+            UniqueHostConstraint(kind="unique_host"),
+            ExclusiveConstraint(kind="exclusive", soft=True),
+        ],
+        labels={"exclusive": "true", "unique_host": "false", "team": "x"},
+    )
+    info = task_info(sub, "A-1", ("true",))
+    labels = {lab["key"]: lab["value"] for lab in info["labels"]["labels"]}
+    assert labels == {"job": "j", "team": "x", "unique_host": "true"}  # a soft one: no label
