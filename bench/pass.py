@@ -1,5 +1,5 @@
 # ruff: noqa: N999 (the module is named for the command `python -m bench.pass`)
-"""A whole reconcile pass at scale: `python -m bench.pass AGENTS [TASKS_PER_AGENT] [PENDING]`.
+"""A whole pass: `python -m bench.pass AGENTS [TASKS_PER_AGENT] [PENDING] [--unprotected]`.
 
 The embedded world (moto over HTTP, the Mesos emulator) holds AGENTS registered agents
 (m5.2xlarge, three zones), TASKS_PER_AGENT (5) running tasks on each and PENDING (200)
@@ -8,6 +8,8 @@ nothing cached) and then steady passes (nothing changed in between). Each stage 
 where the product spends it, product code only: observe Mesos (GET_STATE read and parse),
 observe AWS (groups, instances), assemble (the snapshot), plan, act. Beside them, in the
 same run, the reference: a bare `json.loads` of the same GET_STATE body. Peak RSS at the end.
+Instances launch protected from scale-in (the Terraform module's default); with
+`--unprotected` the cold pass also protects every busy one (~200 calls at 10,000 agents).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class Demand:
         return list(self.tasks)
 
 
-def _world(agents: int) -> WorldSpec:
+def _world(agents: int, protected: bool = True) -> WorldSpec:
     per_zone = -(-agents // len(ZONES))
     return WorldSpec(
         cluster=CLUSTER,
@@ -66,6 +68,9 @@ def _world(agents: int) -> WorldSpec:
         boot_delay_s=0,
         max_completed_tasks=0,
         ec2_hostnames=False,  # moto's DescribeInstances is quadratic in the instances
+        # Instances launch protected from scale-in, as the Terraform module launches them;
+        # `--unprotected`: the cold pass protects every busy one (~200 calls at 10,000).
+        protect_new_instances=protected,
     )
 
 
@@ -208,9 +213,9 @@ def _reference_here(mesos_address: str) -> tuple[float, int]:
     return time.perf_counter() - started, len(body)
 
 
-def _serve(agents: int, per_agent: int, conn: Connection) -> None:
+def _serve(agents: int, per_agent: int, protected: bool, conn: Connection) -> None:
     """The world, in a process of its own: serving it is not the product's time."""
-    with SimWorld(_world(agents), clock=VirtualClock(START)) as world:
+    with SimWorld(_world(agents, protected), clock=VirtualClock(START)) as world:
         started = time.perf_counter()
         _fill(world, agents, per_agent)
         built = time.perf_counter() - started
@@ -245,9 +250,11 @@ def _churn(world: SimWorld, changes: int) -> None:
 
 
 def main() -> None:
-    agents = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    per_agent = int(sys.argv[2]) if len(sys.argv) > 2 else 5
-    pending = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    args = [a for a in sys.argv[1:] if a != "--unprotected"]
+    protected = len(args) == len(sys.argv) - 1
+    agents = int(args[0]) if args else 1000
+    per_agent = int(args[1]) if len(args) > 1 else 5
+    pending = int(args[2]) if len(args) > 2 else 200
     backlog = [
         Task.model_validate(
             {"id": f"p{i}", "job": f"p{i % 20}", "resources": {"cpus": 2.0, "mem": 4096.0}}
@@ -256,7 +263,7 @@ def main() -> None:
     ]
     ours, theirs = multiprocessing.get_context("fork").Pipe()
     world = multiprocessing.get_context("fork").Process(
-        target=_serve, args=(agents, per_agent, theirs), daemon=True
+        target=_serve, args=(agents, per_agent, protected, theirs), daemon=True
     )
     world.start()
     try:

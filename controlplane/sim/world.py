@@ -107,6 +107,9 @@ class WorldSpec(BaseModel):
     master_ticks: bool = True
     #: Seed of moto's ids (instances, requests), so a replay's tie-breaks repeat; None: random.
     seed: int | None = None
+    #: Groups launch instances protected from scale-in (the Terraform module's default,
+    #: `scale_in_protection`); False: the control plane protects busy ones itself.
+    protect_new_instances: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -288,6 +291,7 @@ class SimWorld:
                     MinSize=pool.min,
                     MaxSize=pool.max,
                     DesiredCapacity=pool.desired,
+                    NewInstancesProtectedFromScaleIn=self.spec.protect_new_instances,
                     VPCZoneIdentifier=self.subnets[zone],
                     Tags=[
                         {

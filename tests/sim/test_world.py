@@ -14,7 +14,7 @@ from controlplane.aws.pool_rules import AdapterSettings
 from controlplane.sim.clock import RealClock, VirtualClock
 from controlplane.sim.fleet import agent_id_for
 from controlplane.sim.world import SimWorld, WorldSpec
-from tests.sim.conftest import set_desired, spec
+from tests.sim.conftest import observe_aws, set_desired, spec
 
 
 def _settled(baseline: set[threading.Thread], timeout: float = 3.0) -> set[str]:
@@ -95,6 +95,15 @@ def test_a_second_world_starts_from_a_clean_moto(clock: VirtualClock) -> None:
             second.asg_names
         )
         assert all(not g["Instances"] for g in reply["AutoScalingGroups"])
+
+
+def test_groups_may_launch_instances_protected_as_terraform_does(clock: VirtualClock) -> None:
+    for protect in (False, True):
+        with SimWorld(spec(protect_new_instances=protect), clock=clock) as world:
+            asg = world.asg_name("batch", "us-east-1a")
+            set_desired(world, asg, 2)
+            observed = observe_aws(world).groups[asg].instances
+            assert len(observed) == 2 and all(i.protected == protect for i in observed)
 
 
 @pytest.mark.parametrize(
