@@ -9,13 +9,20 @@ and one walk over the children present (about a third off the parse; ElementTree
 the rest). Anything the table does not cover (flattened lists, XML attributes, header
 members, unions, errors, a tag seen twice) goes to botocore's own code, so the result is
 always what botocore would return; a property test holds the two to equality.
+
+A large reply whose content is byte for byte the one before (its request id aside) is not
+parsed again: a steady fleet's DescribeAutoScalingGroups at 10,000 instances is the same
+10 MB every pass. The parse is kept by a digest of the body less its ResponseMetadata;
+a hit returns the content parsed before (shared: its readers never change it) with this
+reply's own metadata.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, fromstring
 
 from botocore.model import Shape
 from botocore.parsers import PROTOCOL_PARSERS, QueryParser, ResponseParserFactory
@@ -25,6 +32,12 @@ from botocore.parsers import PROTOCOL_PARSERS, QueryParser, ResponseParserFactor
 _Member = tuple[str, Shape, Callable[[str], Any] | None]
 #: Namespaced tags remembered (Auto Scaling's model has a few hundred).
 _MAX_TAGS = 4096
+#: Replies at least this large are kept for reuse (smaller ones parse in no time).
+REUSE_MIN_BYTES = 64 * 1024
+#: Output shapes whose last reply is kept (one reply each: of a read of several pages,
+#: only a repeat of the last page is a hit).
+_MAX_KEPT = 8
+_META_OPEN, _META_CLOSE = b"<ResponseMetadata>", b"</ResponseMetadata>"
 
 
 class CompiledQueryParser(QueryParser):
@@ -45,6 +58,33 @@ class CompiledQueryParser(QueryParser):
             "boolean": lambda text: text == "true",
             "timestamp": self._timestamp_parser,  # type: ignore[attr-defined]
         }
+        #: Output shape name -> (digest of its last reply's content, what it parsed to).
+        self._kept: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        self.reused = 0
+
+    def _do_parse(self, response: dict[str, Any], shape: Shape | None) -> Any:
+        body = response.get("body")
+        if shape is None or not isinstance(body, bytes) or len(body) < REUSE_MIN_BYTES:
+            return super()._do_parse(response, shape)  # type: ignore[misc]
+        start = body.rfind(_META_OPEN)
+        end = body.find(_META_CLOSE, start) + len(_META_CLOSE) if start >= 0 else -1
+        if start < 0 or end < len(_META_CLOSE):
+            return super()._do_parse(response, shape)  # type: ignore[misc]
+        digest = hashlib.blake2b(body[:start], digest_size=20)
+        digest.update(body[end:])
+        key, content = shape.name, digest.digest()
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == content:
+            self.reused += 1
+            meta = {child.tag: child.text for child in fromstring(body[start:end])}
+            return {**kept[1], "ResponseMetadata": meta}
+        parsed = super()._do_parse(response, shape)  # type: ignore[misc]
+        if isinstance(parsed, dict):
+            if len(self._kept) >= _MAX_KEPT and key not in self._kept:
+                self._kept.pop(next(iter(self._kept)))
+            body_only = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
+            self._kept[key] = (content, body_only)
+        return parsed
 
     def _handle_structure(self, shape: Shape, node: Any) -> Any:
         plan = self._plan(shape)

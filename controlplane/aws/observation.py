@@ -12,6 +12,7 @@ import random
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -81,6 +82,9 @@ class AwsObserver:
         )
         self._types = InstanceTypeCatalog(caller, ec2)
         self._spot = SpotPrices(caller, ec2, settings.template_ttl_s)
+        #: Group name -> (the reply entry, what it parsed to), from the last pass: an entry
+        #: the compiled parser reused (`fast_xml`: the same content) is not read again.
+        self._parsed: dict[str, tuple[Mapping[str, Any], ObservedGroup]] = {}
 
     def observe(self, ledger: CapacityLedger, now: datetime) -> AwsObservation:
         """Pools and groups as they are now; back-offs in `ledger` become unavailable_until.
@@ -88,13 +92,7 @@ class AwsObserver:
         A group whose reply or tags cannot be read is left out and reported in `skipped`
         (with its whole pool when the pool cannot be built), so one bad tag does not stop
         every pool's pass; nothing is ever done to a skipped group."""
-        groups: list[ObservedGroup] = []
-        skipped: dict[str, str] = {}
-        for raw in self.directory.describe(now):
-            try:
-                groups.append(parse_group(raw))
-            except BadAwsReplyError as error:
-                skipped[str(raw.get("AutoScalingGroupName", "?"))] = str(error)
+        groups, skipped = self._groups(now)
         refs = {g.template for g in groups if g.template is not None and not g.launch_types}
         template_types = self._templates.lookup(refs, now) if refs else {}
         group_types = {g.name: _instance_types(g, template_types) for g in groups}
@@ -121,6 +119,25 @@ class AwsObserver:
         for name, why in sorted(skipped.items()):
             log.error("group %s left out of this pass: %s", name, why)
         return AwsObservation(now=now, pools=tuple(pools), groups=kept, skipped=skipped)
+
+    def _groups(self, now: datetime) -> tuple[list[ObservedGroup], dict[str, str]]:
+        """Every managed group's entry, parsed (or the last pass's parse of the very same
+        entry), and the groups whose entry could not be read, with why."""
+        groups: list[ObservedGroup] = []
+        skipped: dict[str, str] = {}
+        parsed: dict[str, tuple[Mapping[str, Any], ObservedGroup]] = {}
+        for raw in self.directory.describe(now):
+            name = str(raw.get("AutoScalingGroupName", "?"))
+            last = self._parsed.get(name)
+            try:
+                group = last[1] if last is not None and last[0] is raw else parse_group(raw)
+            except BadAwsReplyError as error:
+                skipped[name] = str(error)
+                continue
+            groups.append(group)
+            parsed[name] = (raw, group)
+        self._parsed = parsed
+        return groups, skipped
 
     def scaling_failures(self, ledger: CapacityLedger) -> dict[str, str]:
         """Failed launch activities of groups with a pending raise (one call per such group).

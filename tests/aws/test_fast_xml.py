@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from controlplane.aws.clients import make_clients
-from controlplane.aws.fast_xml import CompiledQueryParser, FastQueryParsers
+from controlplane.aws.fast_xml import REUSE_MIN_BYTES, CompiledQueryParser, FastQueryParsers
 
 NS = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
 MODEL = botocore.session.get_session().get_service_model("autoscaling")
@@ -129,3 +129,42 @@ def test_the_adapter_s_autoscaling_client_uses_it(moto_url: str) -> None:
     assert isinstance(factory.create_parser("query"), CompiledQueryParser)
     assert autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"] is not None
     assert not isinstance(ec2._endpoint._response_parser_factory, FastQueryParsers)  # type: ignore[attr-defined]
+
+
+def _groups_reply(instances: int, request_id: str, state: str = "InService") -> dict[str, Any]:
+    members = "".join(
+        f"<member><InstanceId>i-{n:05d}</InstanceId><AvailabilityZone>us-east-1a"
+        f"</AvailabilityZone><LifecycleState>{state if n == 7 else 'InService'}"
+        "</LifecycleState><HealthStatus>Healthy</HealthStatus><ProtectedFromScaleIn>true"
+        "</ProtectedFromScaleIn><InstanceType>m5.2xlarge</InstanceType></member>"
+        for n in range(instances)
+    )
+    group = (
+        "<member><AutoScalingGroupName>batch-a</AutoScalingGroupName><MinSize>0</MinSize>"
+        f"<MaxSize>9999</MaxSize><DesiredCapacity>{instances}</DesiredCapacity>"
+        f"<Instances>{members}</Instances></member>"
+    )
+    response = reply("DescribeAutoScalingGroups", f"<AutoScalingGroups>{group}</AutoScalingGroups>")
+    response["body"] = response["body"].replace(b"r-1", request_id.encode())
+    response["headers"] = {"x-amzn-requestid": request_id}
+    return response
+
+
+def test_a_large_reply_seen_before_is_not_parsed_again_and_is_still_botocore_s() -> None:
+    shape = output("DescribeAutoScalingGroups")
+    fast = CompiledQueryParser()
+    first = _groups_reply(600, "r-1")
+    assert len(first["body"]) >= REUSE_MIN_BYTES
+    assert fast.parse(dict(first), shape) == QueryParser().parse(dict(first), shape)
+    again = _groups_reply(600, "r-2")  # the same content, another request
+    reused = fast.parse(dict(again), shape)
+    assert fast.reused == 1
+    assert reused == QueryParser().parse(dict(again), shape)
+    assert reused["ResponseMetadata"]["RequestId"] == "r-2"
+    changed = _groups_reply(600, "r-3", state="Terminating")  # one instance differs
+    assert fast.parse(dict(changed), shape) == QueryParser().parse(dict(changed), shape)
+    assert fast.reused == 1
+    small = reply("DescribeAutoScalingGroups", "")
+    fast.parse(dict(small), shape)
+    fast.parse(dict(small), shape)
+    assert fast.reused == 1  # small replies are always parsed
