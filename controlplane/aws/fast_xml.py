@@ -12,14 +12,17 @@ always what botocore would return; a property test holds the two to equality.
 
 A large reply whose content is byte for byte the one before (its request id aside) is not
 parsed again: a steady fleet's DescribeAutoScalingGroups at 10,000 instances is the same
-10 MB every pass. The parse is kept by a digest of the body less its ResponseMetadata;
-a hit returns the content parsed before (shared: its readers never change it) with this
-reply's own metadata.
+10 MB every pass. The last such reply per output shape is kept as a digest of the body less
+its ResponseMetadata and its parse, pickled (a few MB, where the parsed objects took tens);
+a hit unpickles fresh objects (a tenth of the parse) with this reply's own metadata. Every
+large reply's metadata also carries `ContentDigest`, so a reader can tell the content is
+the one it read before (the observer then keeps its groups as they were).
 """
 
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Callable
 from typing import Any
 from xml.etree.ElementTree import Element, fromstring
@@ -38,6 +41,8 @@ REUSE_MIN_BYTES = 64 * 1024
 #: only a repeat of the last page is a hit).
 _MAX_KEPT = 8
 _META_OPEN, _META_CLOSE = b"<ResponseMetadata>", b"</ResponseMetadata>"
+#: The ResponseMetadata key that carries a large reply's content digest (hex).
+CONTENT_DIGEST = "ContentDigest"
 
 
 class CompiledQueryParser(QueryParser):
@@ -58,8 +63,8 @@ class CompiledQueryParser(QueryParser):
             "boolean": lambda text: text == "true",
             "timestamp": self._timestamp_parser,  # type: ignore[attr-defined]
         }
-        #: Output shape name -> (digest of its last reply's content, what it parsed to).
-        self._kept: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        #: Output shape name -> (digest of its last reply's content, its parse pickled).
+        self._kept: dict[str, tuple[bytes, bytes]] = {}
         self.reused = 0
 
     def _do_parse(self, response: dict[str, Any], shape: Shape | None) -> Any:
@@ -76,14 +81,18 @@ class CompiledQueryParser(QueryParser):
         kept = self._kept.get(key)
         if kept is not None and kept[0] == content:
             self.reused += 1
+            parsed: dict[str, Any] = pickle.loads(kept[1])
             meta = {child.tag: child.text for child in fromstring(body[start:end])}
-            return {**kept[1], "ResponseMetadata": meta}
-        parsed = super()._do_parse(response, shape)  # type: ignore[misc]
-        if isinstance(parsed, dict):
+            parsed["ResponseMetadata"] = meta
+        else:
+            parsed = super()._do_parse(response, shape)  # type: ignore[misc]
+            if not isinstance(parsed, dict):
+                return parsed
             if len(self._kept) >= _MAX_KEPT and key not in self._kept:
                 self._kept.pop(next(iter(self._kept)))
             body_only = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
-            self._kept[key] = (content, body_only)
+            self._kept[key] = (content, pickle.dumps(body_only, pickle.HIGHEST_PROTOCOL))
+        parsed.setdefault("ResponseMetadata", {})[CONTENT_DIGEST] = content.hex()
         return parsed
 
     def _handle_structure(self, shape: Shape, node: Any) -> Any:

@@ -12,13 +12,12 @@ import random
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 from pydantic import ValidationError
 
 from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.capacity import CapacityLedger, activity_failure
-from controlplane.aws.discovery import GroupDirectory
+from controlplane.aws.discovery import REPLY_ENTRY, GroupDirectory
 from controlplane.aws.errors import BadAwsReplyError
 from controlplane.aws.instance_types import (
     InstanceTypeCatalog,
@@ -82,9 +81,9 @@ class AwsObserver:
         )
         self._types = InstanceTypeCatalog(caller, ec2)
         self._spot = SpotPrices(caller, ec2, settings.template_ttl_s)
-        #: Group name -> (the reply entry, what it parsed to), from the last pass: an entry
-        #: the compiled parser reused (`fast_xml`: the same content) is not read again.
-        self._parsed: dict[str, tuple[Mapping[str, Any], ObservedGroup]] = {}
+        #: Group name -> (its entry's place in a large reply, what it parsed to), from the
+        #: last pass: an entry of the very same reply content (`fast_xml`) is not read again.
+        self._parsed: dict[str, tuple[str, ObservedGroup]] = {}
 
     def observe(self, ledger: CapacityLedger, now: datetime) -> AwsObservation:
         """Pools and groups as they are now; back-offs in `ledger` become unavailable_until.
@@ -125,17 +124,19 @@ class AwsObserver:
         entry), and the groups whose entry could not be read, with why."""
         groups: list[ObservedGroup] = []
         skipped: dict[str, str] = {}
-        parsed: dict[str, tuple[Mapping[str, Any], ObservedGroup]] = {}
+        parsed: dict[str, tuple[str, ObservedGroup]] = {}
         for raw in self.directory.describe(now):
             name = str(raw.get("AutoScalingGroupName", "?"))
-            last = self._parsed.get(name)
+            entry, last = raw.get(REPLY_ENTRY), self._parsed.get(name)
             try:
-                group = last[1] if last is not None and last[0] is raw else parse_group(raw)
+                same = last is not None and entry is not None and last[0] == entry
+                group = last[1] if last is not None and same else parse_group(raw)
             except BadAwsReplyError as error:
                 skipped[name] = str(error)
                 continue
             groups.append(group)
-            parsed[name] = (raw, group)
+            if isinstance(entry, str):
+                parsed[name] = (entry, group)
         self._parsed = parsed
         return groups, skipped
 
