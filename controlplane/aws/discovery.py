@@ -15,14 +15,10 @@ from typing import Any
 
 from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.errors import BadAwsReplyError
-from controlplane.aws.fast_xml import CONTENT_DIGEST
 from controlplane.aws.pool_rules import CLUSTER_TAG, POOL_TAG, AdapterSettings
 
 #: DescribeAutoScalingGroups returns at most 100 groups per page and takes 100 names.
 GROUPS_PER_CALL = 100
-#: Our key in a group entry of a large reply: the reply's content digest and the entry's
-#: place in it. Equal keys, equal entries (the observer keeps what it parsed of it).
-REPLY_ENTRY = "_controlplane_reply_entry"
 
 
 class GroupDirectory:
@@ -91,11 +87,6 @@ class GroupDirectory:
                 raise BadAwsReplyError(
                     "DescribeAutoScalingGroups: reply has no AutoScalingGroups list"
                 )
-            digest = reply.get("ResponseMetadata", {}).get(CONTENT_DIGEST)
-            if digest is not None:  # the same reply content as before: the same entries
-                for i, group in enumerate(groups):
-                    if isinstance(group, dict):
-                        group[REPLY_ENTRY] = f"{digest}/{i}"
             out.extend(groups)
             token = reply.get("NextToken")
             if not token:

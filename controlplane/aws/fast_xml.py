@@ -13,10 +13,9 @@ always what botocore would return; a property test holds the two to equality.
 A large reply whose content is byte for byte the one before (its request id aside) is not
 parsed again: a steady fleet's DescribeAutoScalingGroups at 10,000 instances is the same
 10 MB every pass. The last such reply per output shape is kept as a digest of the body less
-its ResponseMetadata and its parse, pickled (a few MB, where the parsed objects took tens);
-a hit unpickles fresh objects (a tenth of the parse) with this reply's own metadata. Every
-large reply's metadata also carries `ContentDigest`, so a reader can tell the content is
-the one it read before (the observer then keeps its groups as they were).
+its ResponseMetadata and its parse, pickled (under a MB at 10,000 instances, where the
+objects took tens: kept across passes, they also raised the pass's peak RSS); a hit
+unpickles fresh objects (a fraction of the parse) with this reply's own metadata.
 """
 
 from __future__ import annotations
@@ -41,8 +40,6 @@ REUSE_MIN_BYTES = 64 * 1024
 #: only a repeat of the last page is a hit).
 _MAX_KEPT = 8
 _META_OPEN, _META_CLOSE = b"<ResponseMetadata>", b"</ResponseMetadata>"
-#: The ResponseMetadata key that carries a large reply's content digest (hex).
-CONTENT_DIGEST = "ContentDigest"
 
 
 class CompiledQueryParser(QueryParser):
@@ -92,7 +89,6 @@ class CompiledQueryParser(QueryParser):
                 self._kept.pop(next(iter(self._kept)))
             body_only = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
             self._kept[key] = (content, pickle.dumps(body_only, pickle.HIGHEST_PROTOCOL))
-        parsed.setdefault("ResponseMetadata", {})[CONTENT_DIGEST] = content.hex()
         return parsed
 
     def _handle_structure(self, shape: Shape, node: Any) -> Any:

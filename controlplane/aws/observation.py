@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.capacity import CapacityLedger, activity_failure
-from controlplane.aws.discovery import REPLY_ENTRY, GroupDirectory
+from controlplane.aws.discovery import GroupDirectory
 from controlplane.aws.errors import BadAwsReplyError
 from controlplane.aws.instance_types import (
     InstanceTypeCatalog,
@@ -81,9 +81,6 @@ class AwsObserver:
         )
         self._types = InstanceTypeCatalog(caller, ec2)
         self._spot = SpotPrices(caller, ec2, settings.template_ttl_s)
-        #: Group name -> (its entry's place in a large reply, what it parsed to), from the
-        #: last pass: an entry of the very same reply content (`fast_xml`) is not read again.
-        self._parsed: dict[str, tuple[str, ObservedGroup]] = {}
 
     def observe(self, ledger: CapacityLedger, now: datetime) -> AwsObservation:
         """Pools and groups as they are now; back-offs in `ledger` become unavailable_until.
@@ -91,7 +88,13 @@ class AwsObserver:
         A group whose reply or tags cannot be read is left out and reported in `skipped`
         (with its whole pool when the pool cannot be built), so one bad tag does not stop
         every pool's pass; nothing is ever done to a skipped group."""
-        groups, skipped = self._groups(now)
+        groups: list[ObservedGroup] = []
+        skipped: dict[str, str] = {}
+        for raw in self.directory.describe(now):
+            try:
+                groups.append(parse_group(raw))
+            except BadAwsReplyError as error:
+                skipped[str(raw.get("AutoScalingGroupName", "?"))] = str(error)
         refs = {g.template for g in groups if g.template is not None and not g.launch_types}
         template_types = self._templates.lookup(refs, now) if refs else {}
         group_types = {g.name: _instance_types(g, template_types) for g in groups}
@@ -118,27 +121,6 @@ class AwsObserver:
         for name, why in sorted(skipped.items()):
             log.error("group %s left out of this pass: %s", name, why)
         return AwsObservation(now=now, pools=tuple(pools), groups=kept, skipped=skipped)
-
-    def _groups(self, now: datetime) -> tuple[list[ObservedGroup], dict[str, str]]:
-        """Every managed group's entry, parsed (or the last pass's parse of the very same
-        entry), and the groups whose entry could not be read, with why."""
-        groups: list[ObservedGroup] = []
-        skipped: dict[str, str] = {}
-        parsed: dict[str, tuple[str, ObservedGroup]] = {}
-        for raw in self.directory.describe(now):
-            name = str(raw.get("AutoScalingGroupName", "?"))
-            entry, last = raw.get(REPLY_ENTRY), self._parsed.get(name)
-            try:
-                same = last is not None and entry is not None and last[0] == entry
-                group = last[1] if last is not None and same else parse_group(raw)
-            except BadAwsReplyError as error:
-                skipped[name] = str(error)
-                continue
-            groups.append(group)
-            if isinstance(entry, str):
-                parsed[name] = (entry, group)
-        self._parsed = parsed
-        return groups, skipped
 
     def scaling_failures(self, ledger: CapacityLedger) -> dict[str, str]:
         """Failed launch activities of groups with a pending raise (one call per such group).

@@ -6,9 +6,6 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
-from controlplane.aws import observation as observation_module
 from controlplane.aws.actions import (
     apply_scale_downs,
     apply_scale_ups,
@@ -17,7 +14,6 @@ from controlplane.aws.actions import (
 )
 from controlplane.aws.capacity import CapacityLedger, assess_delivery
 from controlplane.aws.lifecycle import settle_terminations
-from controlplane.aws.replies import parse_group
 from tests.aws.conftest import NOW, World
 
 ZONES5 = tuple(f"us-east-1{letter}" for letter in "abcde")
@@ -86,23 +82,14 @@ def test_a_quiet_pass_over_100_groups(world: World) -> None:
     assert all(op.startswith(READ_PREFIX) for op in world.metrics.counts())
 
 
-def test_groups_whose_reply_did_not_change_are_not_parsed_again(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_reply_that_did_not_change_is_not_parsed_again(world: World) -> None:
     world.two_pools(desired=60, max_size=100)  # 360 instances: a reply of well over 64 KB
-    parsed: Counter[str] = Counter()
-    real = parse_group
-
-    def counting(raw: Any) -> Any:
-        parsed[raw["AutoScalingGroupName"]] += 1
-        return real(raw)
-
-    monkeypatch.setattr(observation_module, "parse_group", counting)
+    parser = world.autoscaling._endpoint._response_parser_factory.create_parser("query")  # type: ignore[attr-defined]
     first = world.observe()
-    assert sum(parsed.values()) == 6
+    before = parser.reused
     again = world.observe()  # the same fleet: the same reply, read but not parsed again
-    assert sum(parsed.values()) == 6 and again.groups == first.groups
+    assert parser.reused == before + 1 and again.groups == first.groups
     world.autoscaling.set_desired_capacity(AutoScalingGroupName="web-a", DesiredCapacity=61)
-    later = world.observe()  # one group changed: the whole reply is parsed again
-    assert sum(parsed.values()) == 12
+    later = world.observe()  # one group changed: the reply is parsed again
+    assert parser.reused == before + 1
     assert len(later.groups["web-a"].instances) == 61
