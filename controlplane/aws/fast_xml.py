@@ -78,7 +78,7 @@ class CompiledQueryParser(QueryParser):
         kept = self._kept.get(key)
         if kept is not None and kept[0] == content:
             self.reused += 1
-            parsed: dict[str, Any] = pickle.loads(kept[1])
+            parsed: dict[str, Any] = pickle.loads(kept[1])  # bytes this process made
             meta = {child.tag: child.text for child in fromstring(body[start:end])}
             parsed["ResponseMetadata"] = meta
         else:
