@@ -179,8 +179,9 @@ def _redone_s(agent: CordonedAgent, now: float) -> float:
 
 
 def _rooms(snapshot: Snapshot, plan: Plan, pool: Pool) -> list[Room]:
-    """Free room of the pool's agents that stay active (and hold no exclusive task), less
-    this plan's placements, with the jobs each runs or is given."""
+    """Free room of the pool's agents that stay active (and hold no exclusive task, running
+    or placed by this plan), less this plan's placements, with the jobs each runs or is
+    given."""
     leaving = {d.agent for d in plan.scale_down} | {c.agent for c in plan.cordon}
     pending = {t.id: t for t in snapshot.pending}
     placed: dict[str, dict[str, float]] = {}
@@ -192,6 +193,8 @@ def _rooms(snapshot: Snapshot, plan: Plan, pool: Pool) -> list[Room]:
             for name, amount in task.resources.items():
                 into[name] = into.get(name, 0.0) + amount
             given.setdefault(p.agent, set()).add(task.job_name)
+            if any(c.kind == "exclusive" and not c.soft for c in task.constraints):
+                leaving.add(p.agent)  # this plan gives it to an exclusive task: no room
     return [
         Room(_free(a, placed.get(a.id, {})), set(a.jobs) | given.get(a.id, set()))
         for a in snapshot.agents

@@ -251,3 +251,28 @@ def test_an_exclusive_task_is_never_relocated() -> None:
     tasks = (RunningTask("c0", {"cpus": 1.0}, True, now - 100, None, exclusive=True),)
     solo = CordonedAgent("C", "batch", now - 900, tasks, {"cpus": 16.0, "mem": 64000.0})
     assert relocations(snap, plan(snap), [solo]) == []
+
+
+def test_an_agent_this_plan_gives_to_an_exclusive_task_takes_no_relocated_work() -> None:
+    cordoned = agent(
+        "C",
+        used={"cpus": 2.0, "mem": 2000.0},
+        jobs={"j": 2},
+        idle_s=None,
+        state="draining",
+        cordoned=True,
+    )
+
+    def world(constraints: list[dict[str, Any]]) -> Snapshot:
+        return snapshot(
+            [pool(zones=ZONES, desired=(2,), relocate_after_s=600, max_relocations_per_hour=4)],
+            agents=[cordoned, agent("E")],  # E: empty, the only room
+            pending=[task("x", cpus=1, constraints=constraints)],
+        )
+
+    alone = world([{"kind": "exclusive"}])
+    assert [p.agent for p in plan(alone).placements] == ["E"]
+    assert _moves(alone, _cordoned()) == []  # E is the exclusive task's alone
+    shared = world([])
+    assert [p.agent for p in plan(shared).placements] == ["E"]
+    assert _moves(shared, _cordoned()) == ["c0", "c1"]
