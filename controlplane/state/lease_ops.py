@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from controlplane.aws.calls import AwsCaller, BotoClient
 from controlplane.aws.errors import AwsCallError
@@ -60,26 +61,36 @@ class LeaseOps:
         `known`: the lease the caller last held. Renewing it is one conditional write on
         exactly that item (holder, token, expiry), without reading first; if the item is no
         longer that, the lease is read and acquired as usual."""
+        expires = now + timedelta(seconds=ttl_s)
         if known is not None and known.holder == holder:
-            renewed = self._renew_known(known, now, ttl_s)
-            if renewed is not None:
+            renewed = Lease(holder, known.token, expires)
+            if self._put(renewed, *_stored_as(known)):
                 return renewed
         current = self.leader()
-        expires = now + timedelta(seconds=ttl_s)
+        values: dict[str, Any]
         if current is None:
             lease = Lease(holder, 1, expires)
             condition, values = "attribute_not_exists(#i)", {}
         elif current.holder == holder or not current.valid(now):
             token = current.token if current.holder == holder else current.token + 1
             lease = Lease(holder, token, expires)
-            condition = "#t = :old AND holder = :holder AND expires_at = :exp"
-            values = {
-                ":old": {"N": str(current.token)},
-                ":holder": {"S": current.holder},
-                ":exp": {"N": it.epoch(current.expires_at)},
-            }
+            condition, values = _stored_as(current)
         else:
             return None
+        if not self._put(lease, condition, values):
+            return None  # someone else moved first
+        if current is not None and current.holder != holder:
+            log.info(
+                "lease taken over from %s (token %d -> %d)",
+                current.holder,
+                current.token,
+                lease.token,
+            )
+        return lease
+
+    def _put(self, lease: Lease, condition: str, values: dict[str, Any]) -> bool:
+        """Write `lease` where `condition` holds: whether it landed (False: the condition
+        did not hold). After a fault, the lease is read to see whether the write landed."""
         try:
             self.caller.write(
                 self.dynamodb,
@@ -93,45 +104,11 @@ class LeaseOps:
             )
         except AwsCallError as error:
             if error.code in CONFLICTS:
-                return None  # someone else moved first
-            stored = self.leader()  # a fault after the write: did it land?
-            if stored == lease:
-                return lease
-            raise
-        if current is not None and current.holder != holder:
-            log.info(
-                "lease taken over from %s (token %d -> %d)",
-                current.holder,
-                current.token,
-                lease.token,
-            )
-        return lease
-
-    def _renew_known(self, known: Lease, now: datetime, ttl_s: float) -> Lease | None:
-        """`known` extended if the stored lease is still exactly it; None otherwise."""
-        lease = Lease(known.holder, known.token, now + timedelta(seconds=ttl_s))
-        try:
-            self.caller.write(
-                self.dynamodb,
-                "PutItem",
-                idempotent=False,  # after a fault, re-read rather than repeat (below)
-                TableName=self.table,
-                Item=it.lease_item(self.cluster, lease),
-                ConditionExpression="#t = :old AND holder = :holder AND expires_at = :exp",
-                ExpressionAttributeNames={"#t": "token"},
-                ExpressionAttributeValues={
-                    ":old": {"N": str(known.token)},
-                    ":holder": {"S": known.holder},
-                    ":exp": {"N": it.epoch(known.expires_at)},
-                },
-            )
-        except AwsCallError as error:
-            if error.code in CONFLICTS:
-                return None  # the item changed: read it and decide as for any acquire
+                return False
             if self.leader() == lease:  # a fault after the write: it landed
-                return lease
+                return True
             raise
-        return lease
+        return True
 
     def renew(self, lease: Lease, now: datetime, ttl_s: float) -> Lease:
         """Extend our lease; LeaseLostError if it is no longer ours."""
@@ -162,3 +139,12 @@ class LeaseOps:
         except AwsCallError as error:
             if error.code not in CONFLICTS:
                 raise
+
+
+def _stored_as(lease: Lease) -> tuple[str, dict[str, Any]]:
+    """The condition that the stored lease is exactly `lease` (holder, token, expiry)."""
+    return "#t = :old AND holder = :holder AND expires_at = :exp", {
+        ":old": {"N": str(lease.token)},
+        ":holder": {"S": lease.holder},
+        ":exp": {"N": it.epoch(lease.expires_at)},
+    }

@@ -18,6 +18,12 @@ ZONES = ("us-east-1a",)
 RULES = {"relocate_after_s": 600, "max_relocations_per_hour": 4}
 
 
+def _agent_c() -> dict[str, Any]:
+    """C: cordoned, running two tasks of job j (2 cpus, 2000 MiB in all)."""
+    used = {"cpus": 2.0, "mem": 2000.0}
+    return agent("C", used=used, jobs={"j": 2}, idle_s=None, state="draining", cordoned=True)
+
+
 def _world(
     *,
     pending: list[dict[str, Any]] | None = None,
@@ -28,14 +34,7 @@ def _world(
     return snapshot(
         [pool(zones=ZONES, desired=(2,), **{**RULES, **rules})],
         agents=[
-            agent(
-                "C",
-                used={"cpus": 2.0, "mem": 2000.0},
-                jobs={"j": 2},
-                idle_s=None,
-                state="draining",
-                cordoned=True,
-            ),
+            _agent_c(),
             agent("R", used={"cpus": 6.0, "mem": 6000.0}, jobs={"k": 3}, idle_s=None),
         ],
         pending=pending,
@@ -254,19 +253,10 @@ def test_an_exclusive_task_is_never_relocated() -> None:
 
 
 def test_an_agent_this_plan_gives_to_an_exclusive_task_takes_no_relocated_work() -> None:
-    cordoned = agent(
-        "C",
-        used={"cpus": 2.0, "mem": 2000.0},
-        jobs={"j": 2},
-        idle_s=None,
-        state="draining",
-        cordoned=True,
-    )
-
     def world(constraints: list[dict[str, Any]]) -> Snapshot:
         return snapshot(
             [pool(zones=ZONES, desired=(2,), relocate_after_s=600, max_relocations_per_hour=4)],
-            agents=[cordoned, agent("E")],  # E: empty, the only room
+            agents=[_agent_c(), agent("E")],  # E: empty, the only room
             pending=[task("x", cpus=1, constraints=constraints)],
         )
 
