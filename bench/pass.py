@@ -34,6 +34,7 @@ from botocore.endpoint import Endpoint
 from controlplane.aws.pool_rules import AdapterSettings, PoolRules
 from controlplane.config import Settings
 from controlplane.control import reconcile
+from controlplane.control.pass_reads import PassReads
 from controlplane.control.wiring import build
 from controlplane.mesos.event_stream import ClusterWatch, wait_fresh
 from controlplane.mesos.watched import WatchedOperator
@@ -169,10 +170,14 @@ def _timed_stages(parts: Any, stages: Stages) -> Iterator[None]:
     rec = parts.reconciler
     saved_module = {name: getattr(reconcile, name) for name, _ in _MODULE_STAGES}
     client = parts.operator  # the HTTP calls, whichever way the pass reads the cluster
-    saved = (rec.mesos.agents, client._post, rec.aws.observer.observe, rec._act)
+    directory = rec.aws.observer.directory
+    saved = (rec.mesos.agents, client._post, rec.aws.observer.observe, rec._act, rec.reads)
+    saved_describe = directory.describe
+    rec.reads = PassReads(concurrent=False)  # each read timed alone, not beside the others
     rec.mesos.agents = stages.wrap("observe Mesos", rec.mesos.agents)
     client._post = stages.wrap("Mesos reply", client._post, wait=True)
     rec.aws.observer.observe = stages.wrap("observe AWS", rec.aws.observer.observe)
+    directory.describe = stages.wrap("observe AWS", directory.describe)
     rec._act = stages.wrap("act", rec._act)
     for name, stage in _MODULE_STAGES:
         setattr(reconcile, name, stages.wrap(stage, saved_module[name]))
@@ -182,7 +187,8 @@ def _timed_stages(parts: Any, stages: Stages) -> Iterator[None]:
         yield
     finally:
         setattr(Endpoint, "_send", send)  # noqa: B010
-        rec.mesos.agents, client._post, rec.aws.observer.observe, rec._act = saved
+        rec.mesos.agents, client._post, rec.aws.observer.observe, rec._act, rec.reads = saved
+        directory.describe = saved_describe
         for name, fn in saved_module.items():
             setattr(reconcile, name, fn)
 

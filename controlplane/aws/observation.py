@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -82,15 +83,21 @@ class AwsObserver:
         self._types = InstanceTypeCatalog(caller, ec2)
         self._spot = SpotPrices(caller, ec2, settings.template_ttl_s)
 
-    def observe(self, ledger: CapacityLedger, now: datetime) -> AwsObservation:
+    def observe(
+        self,
+        ledger: CapacityLedger,
+        now: datetime,
+        described: Sequence[Mapping[str, Any]] | None = None,
+    ) -> AwsObservation:
         """Pools and groups as they are now; back-offs in `ledger` become unavailable_until.
+        `described`: the groups' raw entries as `directory.describe(now)` just read them.
 
         A group whose reply or tags cannot be read is left out and reported in `skipped`
         (with its whole pool when the pool cannot be built), so one bad tag does not stop
         every pool's pass; nothing is ever done to a skipped group."""
         groups: list[ObservedGroup] = []
         skipped: dict[str, str] = {}
-        for raw in self.directory.describe(now):
+        for raw in self.directory.describe(now) if described is None else described:
             try:
                 groups.append(parse_group(raw))
             except BadAwsReplyError as error:

@@ -53,6 +53,8 @@ class PassActs:
         self.results: list[ActionResult] = []
         self.history: dict[str, PoolHistory] = dict(self.seen.snapshot.history)
         self.ledger: CapacityLedger = self.seen.ledger
+        #: Whether a commit of this pass stored the pass's learned durations.
+        self.durations_stored = False
 
     # ---- the steps, in order -----------------------------------------------------------
 
@@ -197,10 +199,13 @@ class PassActs:
             ledger=self.ledger if self.ledger != seen.state.ledger else None,
             idle_since=seen.idle_since if seen.idle_since != seen.state.idle_since else None,
             instances=memory if memory != seen.state.instances else None,
-            durations=seen.durations if seen.durations != seen.state.durations else None,
         )
+        # Learned durations alone are stored only now and then (`unstored_samples.py`).
+        if seen.durations != seen.state.durations and (seen.durations_due or not final.empty()):
+            final = replace(final, durations=seen.durations)
         if not final.empty():
             self._commit(final)
+            self.durations_stored = final.durations is not None
         return len(remaining)
 
     # ---- plumbing -----------------------------------------------------------------------

@@ -33,6 +33,10 @@ class Observed:
     durations: DurationStats = field(default_factory=DurationStats)
     #: What this pass took from the interruption queue, and what it comes to.
     interrupted: Interrupted = field(default_factory=Interrupted)
+    #: Duration samples `durations` holds that the table does not (`unstored_samples.py`),
+    #: and whether changed durations are to be stored even with nothing else to write.
+    unstored: int = 0
+    durations_due: bool = True
 
     @property
     def snapshot(self) -> Snapshot:

@@ -40,8 +40,10 @@ from controlplane.control.interruptions import Interrupted, review_interruptions
 from controlplane.control.leaving import interrupted_agents, without_leaving
 from controlplane.control.observed import Observed
 from controlplane.control.pass_files import PassRecorder
+from controlplane.control.pass_reads import PassReads
 from controlplane.control.registration import review_registrations
 from controlplane.control.relocating import Relocator
+from controlplane.control.unstored_samples import UnstoredSamples
 from controlplane.demand import DemandSource
 from controlplane.mesos.observe import AgentModels, observe_agents
 from controlplane.mesos.replies import AgentView
@@ -86,6 +88,8 @@ class PassMetrics(Protocol):
 @dataclass(frozen=True)
 class PassOptions:
     dry_run: bool = False
+    #: Read Mesos and AWS while the state loads (`pass_reads.py`); False: one by one.
+    concurrent_reads: bool = True
     lease_margin_s: float = 5.0
     drain_settle_s: float = 0.0
     forget_terminated_after_s: float = 900.0
@@ -164,16 +168,30 @@ class Reconciler:
         self._abandon: threading.Event | None = None
         #: Agent models of views the event stream's picture keeps from pass to pass.
         self._models = AgentModels()
+        #: Finished tasks' samples learned from but not stored yet.
+        self._unstored = UnstoredSamples()
+        #: How a pass makes its reads (a benchmark swaps in sequential ones).
+        self.reads = PassReads(options.concurrent_reads)
 
     # ---- observe ------------------------------------------------------------------------
 
     def observe(self) -> Observed:
         """Read state, Mesos, AWS and demand; raise `StageError` on the first thing unreadable."""
         now = self.clock()
-        state = _staged("load_state", self.store.load)
-        views = _staged("observe_mesos", self.mesos.agents)
         observer, settings = self.aws.observer, self.aws.settings
-        aws = _staged("observe_aws", lambda: observer.observe(state.ledger, now))
+        reads = (
+            self.reads.start(self.mesos.agents),
+            self.reads.start(lambda: observer.directory.describe(now)),
+        )
+        try:
+            state = _staged("load_state", self.store.load)
+            views = _staged("observe_mesos", reads[0].take)
+            groups = _staged("observe_aws", reads[1].take)
+        except BaseException:
+            for read in reads:
+                read.settle()
+            raise
+        aws = _staged("observe_aws", lambda: observer.observe(state.ledger, now, groups))
         failures = _staged("observe_aws", lambda: observer.scaling_failures(state.ledger))
         ledger, takebacks = assess_delivery(state.ledger, aws.groups, failures, settings, now)
         pending = _staged("observe_demand", self.demand.pending)
@@ -203,8 +221,9 @@ class Reconciler:
         )
         for asg, why in sorted(interrupted.back_off.items()):
             ledger = back_off(ledger, asg, why, settings, now)
+        samples = self._unstored.take(self._finished())
         durations = state.durations.learn(
-            self._finished(),
+            samples,
             boot_samples(state.instances, aws.groups, registered, now),
             now.timestamp(),
         )
@@ -250,6 +269,8 @@ class Reconciler:
             registrations,
             durations,
             interrupted,
+            unstored=len(samples),
+            durations_due=self._unstored.due(now),
         )
 
     def _interruptions(
@@ -398,6 +419,8 @@ class Reconciler:
         acts.relocate(self._relocator())
         acts.held(drains)
         remaining = acts.record_rest(drains, fresh)
+        if acts.durations_stored:
+            self._unstored.stored(seen.unstored, seen.now)
         done = seen.interrupted.done
         if self.interruptions is not None and done and not opts.dry_run:
             self._guard(lease)

@@ -57,6 +57,9 @@ class StateStore(LeaseOps):
         self.table = table
         self.cluster = cluster
         self._sleep = sleep
+        #: Blob prefix -> the names of its parts in the table, as this store last loaded or
+        #: wrote them (absent: unknown, so a commit asks the table).
+        self._parts: dict[str, set[str]] = {}
 
     # ---- table --------------------------------------------------------------------------
 
@@ -93,7 +96,12 @@ class StateStore(LeaseOps):
 
     def load(self) -> ControlState:
         """Every item of the cluster in one consistent, paginated Query."""
-        return it.read_state(self._query())
+        self._parts = {}
+        items = self._query()
+        state = it.read_state(items)
+        names = [str(i["item"]["S"]) for i in items]
+        self._parts = {p: {n for n in names if n.startswith(p)} for p in (it.IDLE, it.INSTANCES)}
+        return state
 
     def _query(self, prefix: str | None = None, partition: str | None = None) -> list[it.Item]:
         condition = "#c = :c" + (" AND begins_with(#i, :p)" if prefix else "")
@@ -189,12 +197,21 @@ class StateStore(LeaseOps):
             blobs.append((it.IDLE, it.idle_items(self.cluster, changes.idle_since)))
         if changes.instances is not None:
             blobs.append((it.INSTANCES, it.instance_items(self.cluster, changes.instances)))
+        written: dict[str, set[str]] = {}
         for prefix, parts in blobs:
             puts += parts
-            stored = {i["item"]["S"] for i in self._query(prefix)}
-            keep = {p["item"]["S"] for p in parts}
-            deletes += sorted(stored - keep)
-        self._fenced(lease, now, puts, deletes)
+            stored = self._parts.get(prefix)
+            if stored is None:
+                stored = {i["item"]["S"] for i in self._query(prefix)}
+            written[prefix] = {p["item"]["S"] for p in parts}
+            deletes += sorted(stored - written[prefix])
+        try:
+            self._fenced(lease, now, puts, deletes)
+        except BaseException:
+            for prefix in written:  # more than 99 members go in several transactions
+                self._parts.pop(prefix, None)
+            raise
+        self._parts.update(written)
 
     # ---- the framework's task queue (controlplane/state/task_journal.py) -----------------
 

@@ -122,3 +122,25 @@ def test_framework_id_store_writes_only_under_the_lease(store: StateStore) -> No
     assert ids.load() == "fw-1"
     ids.clear()
     assert ids.load() is None
+
+
+def test_a_commit_knows_the_stored_parts_from_the_load_or_asks(
+    store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Surplus blob parts are deleted whether the store loaded the state (no Query) or
+    not (a Query of the parts, as a store that never loaded needs)."""
+    lease = _lease(store)
+    monkeypatch.setattr(it, "IDLE_CHUNK_BYTES", 20_000)
+    many = {f"agent-{i:05d}": NOW - timedelta(microseconds=i * 7919) for i in range(20_000)}
+    store.commit(lease, at(1), StateChanges(idle_since=many))
+    store.load()
+    queries = store.caller.metrics.count("Query")
+    store.commit(lease, at(2), StateChanges(idle_since={"x": NOW}))
+    assert store.caller.metrics.count("Query") == queries  # the load said which parts exist
+    assert len(store._query(it.IDLE)) == 1
+    store.commit(lease, at(3), StateChanges(idle_since=many))
+    other = StateStore(store.caller, store.dynamodb, store.table, store.cluster)  # no load
+    queries = store.caller.metrics.count("Query")
+    other.commit(lease, at(4), StateChanges(idle_since={"y": NOW}))
+    assert store.caller.metrics.count("Query") == queries + 1  # it asked which parts exist
+    assert len(store._query(it.IDLE)) == 1 and store.load().idle_since == {"y": NOW}
