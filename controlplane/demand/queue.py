@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from controlplane.demand.entries import IndexedEntries
 from controlplane.demand.errors import DemandError
 from controlplane.demand.submission import Submission
 from controlplane.model import Task
@@ -96,7 +97,7 @@ class TaskQueue:
         keep_ended: int = 10_000,
     ) -> None:
         self._lock = threading.RLock()
-        self._entries: dict[str, Entry] = {}
+        self._entries: IndexedEntries[Entry] = IndexedEntries(lambda e: e.state)
         self._listeners: list[Callable[[], None]] = []
         self._journal = journal
         self.max_queued = max_queued
@@ -142,7 +143,9 @@ class TaskQueue:
         assert self._journal is not None, "an in-memory queue has nothing to load"
         entries = self._journal.load()
         with self._lock:
-            self._entries = {e.submission.id: e for e in entries}
+            self._entries.clear()
+            for e in entries:
+                self._entries[e.submission.id] = e
             self._unwritten_ends.clear()
             self._unreconciled = {e.submission.id for e in entries if e.state in LIVE}
             self._loaded = True
@@ -184,7 +187,7 @@ class TaskQueue:
             ids = [sub.id for sub in batch]
             if len(set(ids)) != len(ids):
                 raise DemandError("duplicate task ids in one submission")
-            queued = sum(1 for e in self._entries.values() if e.state == QUEUED)
+            queued = self._entries.counted(QUEUED)
             if queued + len(batch) > self.max_queued:
                 raise QueueFullError(
                     f"{queued} tasks queued; {len(batch)} more would pass the cap of "
@@ -201,7 +204,7 @@ class TaskQueue:
     def pending(self) -> list[Task]:
         """Queued tasks in submission order, as contract tasks."""
         with self._lock:
-            return [e.submission.as_task() for e in self._entries.values() if e.state == QUEUED]
+            return [self._entries[t].submission.as_task() for t in self._entries.ids(QUEUED)]
 
     def submission(self, task_id: str) -> Submission:
         with self._lock:
@@ -308,10 +311,11 @@ class TaskQueue:
     def relocating(self) -> dict[str, str]:
         """Running task id -> agent id of tasks being relocated (killed, not yet ended)."""
         with self._lock:
+            live = ((t, self._entries[t]) for t in self._entries.ids(*LIVE))
             return {
                 tid: e.agent_id
-                for tid, e in self._entries.items()
-                if e.relocating is not None and e.state in LIVE and e.agent_id is not None
+                for tid, e in live
+                if e.relocating is not None and e.agent_id is not None
             }
 
     def take_finished(self) -> list[tuple[str, float]]:
@@ -341,11 +345,8 @@ class TaskQueue:
     def live(self) -> dict[str, str]:
         """Launched or running task id -> agent id (what reconciliation asks about)."""
         with self._lock:
-            return {
-                tid: e.agent_id
-                for tid, e in self._entries.items()
-                if e.state in LIVE and e.agent_id is not None
-            }
+            live = ((t, self._entries[t]) for t in self._entries.ids(*LIVE))
+            return {tid: e.agent_id for tid, e in live if e.agent_id is not None}
 
     def entry(self, task_id: str) -> Entry | None:
         with self._lock:
@@ -380,6 +381,8 @@ class TaskQueue:
             log.warning("queue journal: %s (repaired on failover)", error)
 
     def _trim(self) -> None:
+        if len(self._entries) - self._entries.counted(QUEUED, *LIVE) <= self._keep_ended:
+            return
         ended = [t for t, e in self._entries.items() if e.state not in {QUEUED, *LIVE}]
         for task_id in ended[: max(0, len(ended) - self._keep_ended)]:
             del self._entries[task_id]

@@ -186,12 +186,15 @@ class PlanningScheduler(Scheduler):  # type: ignore[misc]
         except Exception:
             driver.declineOffer([o["id"] for o in offers], {"refuse_seconds": 1.0})
             raise
+        declined: list[dict[str, str]] = []
         for agent_id, entry in sorted(offered.items()):
             ids = [{"value": oid} for oid in entry.offer_ids]
             if agent_id in infos:
-                driver.launchTasks(ids, infos[agent_id], filters)
+                driver.launchTasks(ids, infos[agent_id], filters)  # an ACCEPT is one agent's
             else:
-                driver.declineOffer(ids, filters)
+                declined += ids
+        if declined:  # one DECLINE for every agent left out, not a call each
+            driver.declineOffer(declined, filters)
         by_id = {t.id: t for t in pending}
         launched = {a: [by_id[i["task_id"]["value"]] for i in batch] for a, batch in infos.items()}
         self.hints = self.hints.launched(launched, self.clock())

@@ -28,9 +28,11 @@ class ArrivingDriver:
         self.queue = queue
         self.arrivals = arrivals
         self.calls: list[str] = []
+        self.declined: list[list[Any]] = []
 
     def declineOffer(self, ids: Any, filters: Any = None) -> None:  # noqa: N802
         self.calls.append("decline")
+        self.declined.append(list(ids))
         if self.arrivals:
             self.queue.submit(self.arrivals)
             self.arrivals = []
@@ -75,3 +77,17 @@ def test_nothing_new_means_no_revive_and_idle_offers_suppress() -> None:
     driver.calls.clear()
     scheduler.resourceOffers(driver, [scalar_offer("A", 4.0)])
     assert driver.calls == ["decline"]
+
+
+def test_every_agent_left_out_is_declined_in_one_call() -> None:
+    """One DECLINE names the offers of every agent that got nothing (Mesos takes offers of
+    many agents in one), where an ACCEPT is one agent's: a call per agent was most of a
+    day's calls to the master."""
+    queue = TaskQueue()
+    queue.submit([_sub("one", cpus=4.0)])
+    driver = ArrivingDriver(queue, [])
+    scheduler = PlanningScheduler(queue, MemoryIdStore())
+    offers = [scalar_offer(agent, 4.0) for agent in ("A", "B", "C", "D")]
+    scheduler.resourceOffers(driver, offers)
+    assert driver.calls == ["launch", "decline", "suppress"]
+    assert len(driver.declined[0]) == 3
