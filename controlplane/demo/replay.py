@@ -46,6 +46,8 @@ START = 1795392000.0
 SETTLE_S = 10.0
 #: Real seconds between looks at the emulator while the framework works.
 SETTLE_POLL_S = 0.0005
+#: Actions that change no group's instances: the bridge need not read the groups after them.
+GROUP_NEUTRAL = frozenset({"protect", "deactivate", "reactivate", "relocate"})
 
 
 def world_spec(config: DemoConfig, rules: PoolRules, spot: bool = False) -> WorldSpec:
@@ -74,6 +76,7 @@ def world_spec(config: DemoConfig, rules: PoolRules, spot: bool = False) -> Worl
         max_completed_tasks=100,
         seed=config.seed,
         master_ticks=False,  # the replay ticks the master itself, at fixed points of a step
+        moto_process=True,  # moto's work runs beside the control plane's, not in turns
     )
 
 
@@ -244,8 +247,7 @@ class Replay:
             if self.market is not None:
                 self.market.step(now, config.step_s)
             world.core.tick()
-            if self._may_have_changed(report, changed):
-                report = world.bridge.sync()
+            report = self._bridge_step(world, report, changed)
             if now - last_lease >= settings_lease_every - 1e-9:
                 daemon.tick_lease()
                 last_lease = now
@@ -258,6 +260,7 @@ class Replay:
             changed = pass_due and self._pass(daemon, now)
             if changed:
                 report = world.bridge.sync()  # groups changed: instances launch or leave
+                changed = False  # read since
             self._settle(world, daemon)
             sample = self._sample(world, daemon, now, report.waiting_pools)
             self.record.samples.append(sample)
@@ -269,16 +272,17 @@ class Replay:
             lost = world.bridge.lost_to_reclaims
             self.record.lost_to_reclaims = sorted(t for v in lost for t in v.tasks)
 
-    def _may_have_changed(self, report: SyncReport, changed: bool) -> bool:
-        """Whether the bridge must read the groups this step. Only API calls change moto's
-        groups, and in a replay only the daemon's passes (and the Spot market) make them: with
-        nothing booting, nothing leaving and no pass acting since the last read, the read
-        would find what the last one did (a tenth of a day's replay, skipped)."""
-        return (
-            changed
-            or self.market is not None
-            or bool(report.waiting or report.leaving or report.errors)
-        )
+    def _bridge_step(self, world: SimWorld, report: SyncReport, changed: bool) -> SyncReport:
+        """One step of the bridge. Only API calls change moto's groups, and in a replay only
+        the daemon's passes (and the Spot market) make them: with none since the last read,
+        the bridge goes on from that read (booting instances register, gone ones leave on
+        the clock) instead of reading the groups again, and with nothing booting or leaving
+        it has nothing to do (most of a day's group reads, skipped)."""
+        if changed or self.market is not None or report.errors:
+            return world.bridge.sync()
+        if report.waiting or report.leaving:
+            return world.bridge.sync(reread=False)
+        return report
 
     def _submit(self, daemon: Daemon, due: list[int]) -> None:
         base, gpu = self._pool_for
@@ -307,7 +311,8 @@ class Replay:
                     raise RuntimeError(f"demand server refused a batch: {answer.status}")
 
     def _pass(self, daemon: Daemon, now: float) -> bool:
-        """One daemon pass; whether it changed any group."""
+        """One daemon pass; whether it may have changed any group's instances (a pass that
+        failed, or an action that failed, may have changed one before it stopped)."""
         result = daemon.run_pass()
         if result is None:
             return False
@@ -315,7 +320,7 @@ class Replay:
         if result.outcome != "ok" or result.plan is None:
             self.record.failed_passes += 1
             log.warning("pass %s at %s: %s", result.outcome, result.stage, result.error)
-            return False
+            return True
         done = {(a.kind, a.asg) for a in result.actions if a.outcome == "done"}
         for up in result.plan.scale_up:
             if any(kind == "scale_up" and asg == up.asg for kind, asg in done):
@@ -332,7 +337,9 @@ class Replay:
         for moved in result.actions:
             if moved.kind == "relocate" and moved.outcome == "done":
                 self.record.actions.append((now, moved.asg, "relocate", 1, moved.detail))
-        return bool(done)
+        return any(
+            a.outcome in ("done", "failed") and a.kind not in GROUP_NEUTRAL for a in result.actions
+        )
 
     def _settle(self, world: SimWorld, daemon: Daemon) -> None:
         """Wait until the framework (it runs in real time) has answered every offer and

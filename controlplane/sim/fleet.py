@@ -138,6 +138,8 @@ class FleetBridge:
         )
         self._profiles = AgentProfiles(self._caller, ec2, rules_of)
         self._tracked: dict[str, _Tracked] = {}
+        #: The groups as the last read found them (`sync(reread=False)` goes on from it).
+        self._last_read: list[Mapping[str, Any]] | None = None
         #: Zones whose instances boot but never register (a broken image, a blocked
         #: network): the faults a registration deadline exists for.
         self.dead_zones: set[str] = set()
@@ -154,11 +156,16 @@ class FleetBridge:
 
     # ---- one step -----------------------------------------------------------------------
 
-    def sync(self) -> SyncReport:
-        """Register agents of instances booted long enough; remove those of gone ones."""
+    def sync(self, reread: bool = True) -> SyncReport:
+        """Register agents of instances booted long enough; remove those of gone ones.
+
+        `reread=False` goes on from the groups as last read, for a caller that knows no API
+        call changed them since (a replay's steps between passes); without a last read,
+        the groups are read.
+        """
         with self._lock:
             step = _Step(self._clock.now())
-            self._sync(step)
+            self._sync(step, reread)
             self.error_count += len(step.errors)
             self.violations.extend(step.violations)
             return SyncReport(
@@ -188,13 +195,17 @@ class FleetBridge:
                 out[pool] = out.get(pool, 0) + 1
         return out
 
-    def _sync(self, step: _Step) -> None:
-        try:
-            self._directory.invalidate()  # the bridge needs every group's instances now
-            raws = self._directory.describe(utc(step.at))
-        except READ_ERRORS as error:
-            step.error(f"describe groups: {error}")
-            return
+    def _sync(self, step: _Step, reread: bool) -> None:
+        raws = self._last_read
+        if reread or raws is None:
+            self._last_read = None
+            try:
+                self._directory.invalidate()  # the bridge needs every group's instances now
+                raws = self._directory.describe(utc(step.at))
+            except READ_ERRORS as error:
+                step.error(f"describe groups: {error}")
+                return
+            self._last_read = raws
         groups: dict[str, tuple[ObservedGroup, Mapping[str, Any]]] = {}
         unreadable: set[str] = set()
         for raw in raws:

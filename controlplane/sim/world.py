@@ -33,9 +33,11 @@ from controlplane.aws.pool_rules import (
     POOL_TAG,
     AdapterSettings,
 )
+from controlplane.sim import moto_transactions
 from controlplane.sim.clock import Clock, RealClock
 from controlplane.sim.fleet import FleetBridge
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
+from controlplane.sim.moto_process import MotoProcess
 
 if TYPE_CHECKING:  # type stubs are a dev dependency, absent from the Lambda bundle
     from mypy_boto3_autoscaling import AutoScalingClient
@@ -110,6 +112,9 @@ class WorldSpec(BaseModel):
     #: Groups launch instances protected from scale-in (the Terraform module's default,
     #: `scale_in_protection`); False: the control plane protects busy ones itself.
     protect_new_instances: bool = False
+    #: Serve moto from a child process (`moto_process.py`): its work then runs beside the
+    #: control plane's instead of taking turns with it (a replay); False: a thread here.
+    moto_process: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -152,7 +157,7 @@ class SimWorld:
         self.subnets: dict[str, str] = {}
         self.templates: dict[str, str] = {}
         self.groups: dict[tuple[str, str], str] = {}
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: ThreadedMotoServer | MotoProcess | None = None
         self._moto_url: str | None = None
         self._bridge: FleetBridge | None = None
         self._clients: list[Any] = []
@@ -178,7 +183,12 @@ class SimWorld:
         if werkzeug.level == logging.NOTSET:
             self._werkzeug_level = werkzeug.level
             werkzeug.setLevel(logging.WARNING)
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        moto_transactions.install()  # a table copied once per transaction, not per member
+        self._moto = (
+            MotoProcess()
+            if self.spec.moto_process
+            else ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        )
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         self._moto_url = f"http://{host}:{port}"

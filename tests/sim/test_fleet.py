@@ -243,3 +243,25 @@ def test_agents_may_be_named_by_instance_id_without_reading_ec2(clock: VirtualCl
         views = OperatorClient(world.mesos_address).agents()
         assert sorted(v.hostname for v in views) == ids
         assert {v.attributes["asg"] for v in views} == {world.asg_name("batch", "us-east-1a")}
+
+
+def test_a_step_without_a_reread_goes_on_from_the_last_read_of_the_groups(
+    world: SimWorld, clock: VirtualClock
+) -> None:
+    """A replay's steps between passes: booting instances register on the clock alone."""
+    reads = world.bridge._caller.metrics  # the bridge's own calls
+
+    def described() -> int:
+        return reads.count("DescribeAutoScalingGroups", "ok")
+
+    asg = world.asg_name("batch", "us-east-1a")
+    ids = set_desired(world, asg, 2)
+    assert world.bridge.sync(reread=False).waiting == tuple(sorted(ids))  # no last read: read
+    before = described()
+    clock.advance(BOOT_S)
+    report = world.bridge.sync(reread=False)
+    assert report.registered == tuple(sorted(ids)) and described() == before
+    more = set_desired(world, asg, 3)
+    assert world.bridge.sync(reread=False).waiting == ()  # the caller said nothing changed
+    assert world.bridge.sync().waiting == tuple(sorted(set(more) - set(ids)))
+    assert described() == before + 1

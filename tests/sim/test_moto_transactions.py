@@ -1,0 +1,106 @@
+"""moto's DynamoDB with one table copy per transaction: the same answers, over real HTTP."""
+
+from __future__ import annotations
+
+import copy
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto.dynamodb.models.table import Table
+from moto.server import ThreadedMotoServer
+
+from controlplane.sim import moto_transactions
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    assert moto_transactions.install() and moto_transactions.install()  # idempotent
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=f"http://{host}:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        request = urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            reply.read()
+        client.create_table(
+            TableName="t",
+            KeySchema=[
+                {"AttributeName": "c", "KeyType": "HASH"},
+                {"AttributeName": "i", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "c", "AttributeType": "S"},
+                {"AttributeName": "i", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+    finally:
+        server.stop()
+
+
+def _put(name: str, value: str) -> dict[str, Any]:
+    item = {"c": {"S": "a"}, "i": {"S": name}, "v": {"S": value}}
+    return {"Put": {"TableName": "t", "Item": item}}
+
+
+def _items(client: Any) -> dict[str, str]:
+    reply = client.query(
+        TableName="t",
+        KeyConditionExpression="c = :c",
+        ExpressionAttributeValues={":c": {"S": "a"}},
+    )
+    return {i["i"]["S"]: i["v"]["S"] for i in reply["Items"]}
+
+
+def test_a_transaction_copies_each_table_once_and_applies_every_member(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(20):
+        dynamodb.put_item(
+            TableName="t", Item={"c": {"S": "a"}, "i": {"S": f"x{n}"}, "v": {"S": "0"}}
+        )
+    copies = []
+    real = copy.deepcopy
+
+    def counting(value: Any, memo: Any = None) -> Any:
+        if isinstance(value, Table):
+            copies.append(value.name)
+        return real(value, memo)
+
+    monkeypatch.setattr(copy, "deepcopy", counting)
+    dynamodb.transact_write_items(TransactItems=[_put(f"y{n}", "1") for n in range(6)])
+    assert copies == ["t"]  # moto alone takes one per member: six
+    assert len(_items(dynamodb)) == 26
+
+
+def test_a_cancelled_transaction_still_leaves_the_table_as_it_was(dynamodb: Any) -> None:
+    dynamodb.put_item(TableName="t", Item={"c": {"S": "a"}, "i": {"S": "keep"}, "v": {"S": "old"}})
+    check = {
+        "ConditionCheck": {
+            "TableName": "t",
+            "Key": {"c": {"S": "a"}, "i": {"S": "keep"}},
+            "ConditionExpression": "v = :v",
+            "ExpressionAttributeValues": {":v": {"S": "other"}},
+        }
+    }
+    members = [_put("new1", "1"), _put("new2", "2"), check]
+    with pytest.raises(ClientError) as raised:
+        dynamodb.transact_write_items(TransactItems=members)
+    assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
+    reasons = [r["Code"] for r in raised.value.response["CancellationReasons"]]
+    assert reasons == ["None", "None", "ConditionalCheckFailed"]
+    assert _items(dynamodb) == {"keep": "old"}  # the two puts before the check: rolled back
+    dynamodb.transact_write_items(TransactItems=[_put("keep", "new"), _put("new1", "1")])
+    assert _items(dynamodb) == {"keep": "new", "new1": "1"}
