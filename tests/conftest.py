@@ -13,11 +13,12 @@ import os
 import pytest
 from hypothesis import settings
 
-from controlplane.sim import moto_transactions
+from controlplane.sim import moto_request_ids, moto_transactions
 
 # Every moto server in the tests copies a table once per transaction, as the world's does
 # (`tests/sim/test_moto_transactions.py` holds it to moto's own answers), whatever ran first.
 moto_transactions.install()
+moto_request_ids.install()
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

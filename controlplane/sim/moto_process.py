@@ -21,7 +21,7 @@ import time
 
 from moto.server import ThreadedMotoServer
 
-from controlplane.sim import moto_transactions
+from controlplane.sim import moto_request_ids, moto_transactions
 
 #: Seconds the child may take to import moto and listen.
 START_TIMEOUT_S = 60.0
@@ -86,6 +86,7 @@ def main() -> None:
     """The child: serve until standard input closes."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # else a line per request
     moto_transactions.install()
+    moto_request_ids.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     _, port = server.get_host_and_port()

@@ -33,7 +33,7 @@ from controlplane.aws.pool_rules import (
     POOL_TAG,
     AdapterSettings,
 )
-from controlplane.sim import moto_transactions
+from controlplane.sim import moto_request_ids, moto_transactions
 from controlplane.sim.clock import Clock, RealClock
 from controlplane.sim.fleet import FleetBridge
 from controlplane.sim.mesos_master import MasterCore, MesosMasterEmulator
@@ -184,6 +184,7 @@ class SimWorld:
             self._werkzeug_level = werkzeug.level
             werkzeug.setLevel(logging.WARNING)
         moto_transactions.install()  # a table copied once per transaction, not per member
+        moto_request_ids.install()  # ids of what moto creates follow the seed alone
         self._moto = (
             MotoProcess()
             if self.spec.moto_process

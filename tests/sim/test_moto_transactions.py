@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from moto.dynamodb.models.table import Table
 from moto.server import ThreadedMotoServer
 
-from controlplane.sim import moto_transactions
+from controlplane.sim import moto_request_ids, moto_transactions
 
 
 @pytest.fixture
@@ -104,3 +104,39 @@ def test_a_cancelled_transaction_still_leaves_the_table_as_it_was(dynamodb: Any)
     assert _items(dynamodb) == {"keep": "old"}  # the two puts before the check: rolled back
     dynamodb.transact_write_items(TransactItems=[_put("keep", "new"), _put("new1", "1")])
     assert _items(dynamodb) == {"keep": "new", "new1": "1"}
+
+
+def test_reads_do_not_move_the_ids_of_what_moto_creates_next() -> None:
+    """Request ids come from a generator of their own: a seeded world's instance ids (and
+    so a replay's tie-breaks) do not depend on how many calls came before."""
+    assert moto_request_ids.install() and moto_request_ids.install()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+    def api(call: str) -> None:
+        with urllib.request.urlopen(
+            urllib.request.Request(f"{url}/moto-api/{call}", method="POST"), timeout=10
+        ) as reply:
+            reply.read()
+
+    def next_vpc(reads: int) -> str:
+        api("reset")
+        ec2.describe_vpcs()  # the reset backend is rebuilt (drawing ids) on first use
+        api("seed?a=7")
+        for _ in range(reads):
+            ec2.describe_vpcs()
+        return str(ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"])
+
+    try:
+        assert next_vpc(0) == next_vpc(5)
+    finally:
+        server.stop()
