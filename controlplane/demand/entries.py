@@ -51,9 +51,6 @@ class IndexedEntries(Generic[E]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
     def get(self, key: str) -> E | None:
         return self._entries.get(key)
 

@@ -1,4 +1,5 @@
-"""moto's DynamoDB with one table copy per transaction: the same answers, over real HTTP."""
+"""The world's moto fixes, over real HTTP: one table copy per transaction with the same
+answers, and request ids that do not move the seeded ids of what moto creates."""
 
 from __future__ import annotations
 
@@ -16,38 +17,51 @@ from moto.server import ThreadedMotoServer
 from controlplane.sim import moto_request_ids, moto_transactions
 
 
-@pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    assert moto_transactions.install() and moto_transactions.install()  # idempotent
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     try:
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=f"http://{host}:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        request = urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            reply.read()
-        client.create_table(
-            TableName="t",
-            KeySchema=[
-                {"AttributeName": "c", "KeyType": "HASH"},
-                {"AttributeName": "i", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "c", "AttributeType": "S"},
-                {"AttributeName": "i", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield client
+        yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+def _api(url: str, call: str) -> None:
+    request = urllib.request.Request(f"{url}/moto-api/{call}", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        reply.read()
+
+
+def _client(url: str, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture
+def dynamodb(moto_url: str) -> Any:
+    assert moto_transactions.install() and moto_transactions.install()  # idempotent
+    _api(moto_url, "reset")
+    client = _client(moto_url, "dynamodb")
+    client.create_table(
+        TableName="t",
+        KeySchema=[
+            {"AttributeName": "c", "KeyType": "HASH"},
+            {"AttributeName": "i", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "c", "AttributeType": "S"},
+            {"AttributeName": "i", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return client
 
 
 def _put(name: str, value: str) -> dict[str, Any]:
@@ -106,37 +120,18 @@ def test_a_cancelled_transaction_still_leaves_the_table_as_it_was(dynamodb: Any)
     assert _items(dynamodb) == {"keep": "new", "new1": "1"}
 
 
-def test_reads_do_not_move_the_ids_of_what_moto_creates_next() -> None:
+def test_reads_do_not_move_the_ids_of_what_moto_creates_next(moto_url: str) -> None:
     """Request ids come from a generator of their own: a seeded world's instance ids (and
     so a replay's tie-breaks) do not depend on how many calls came before."""
     assert moto_request_ids.install() and moto_request_ids.install()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    ec2 = boto3.client(
-        "ec2",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-    def api(call: str) -> None:
-        with urllib.request.urlopen(
-            urllib.request.Request(f"{url}/moto-api/{call}", method="POST"), timeout=10
-        ) as reply:
-            reply.read()
+    ec2 = _client(moto_url, "ec2")
 
     def next_vpc(reads: int) -> str:
-        api("reset")
+        _api(moto_url, "reset")
         ec2.describe_vpcs()  # the reset backend is rebuilt (drawing ids) on first use
-        api("seed?a=7")
+        _api(moto_url, "seed?a=7")
         for _ in range(reads):
             ec2.describe_vpcs()
         return str(ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"])
 
-    try:
-        assert next_vpc(0) == next_vpc(5)
-    finally:
-        server.stop()
+    assert next_vpc(0) == next_vpc(5)
