@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -36,7 +36,7 @@ def _api(url: str, call: str) -> None:
 
 def _client(url: str, service: str) -> Any:
     return boto3.client(
-        service,
+        cast(Any, service),  # one of boto3's literal service names
         endpoint_url=url,
         region_name="us-east-1",
         aws_access_key_id="testing",
