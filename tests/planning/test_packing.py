@@ -91,3 +91,33 @@ def test_bench_scenarios_smoke() -> None:
     assert result.summary.placed + result.summary.unplaced == 300
     assert result.summary.placed_on_new > 0
     assert ffd_pass(fenzo(agents=50, tasks=20)) > 0
+
+
+def _later_items_fitting_earlier_bins(sizes: FloatArray, bin_of: IntArray) -> list[int]:
+    count = int(bin_of.max()) + 1
+    residual = np.ones((count, sizes.shape[1]))
+    np.subtract.at(residual, bin_of, sizes)
+    return [
+        i
+        for i, b in enumerate(bin_of.tolist())
+        if np.any(np.all(residual[:b] + FIT_EPS >= sizes[i], axis=1))
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(item_sizes())
+def test_no_item_of_a_later_bin_fits_an_earlier_full_one(sizes: FloatArray) -> None:
+    """Bins open in order (rule 5): a task opens bin b only if no bin before it takes it."""
+    packing = pack(sizes)
+    assert_valid(sizes, packing.bin_of)
+    assert _later_items_fitting_earlier_bins(sizes, packing.bin_of) == []
+
+
+def test_a_bin_centric_packing_is_settled_before_its_bins_open() -> None:
+    """Found by the rule-5 property: dot-product closed a bin of seven small tasks (cpus
+    and network) that a 4.8-cpu task still fitted, and opened the next bin with it."""
+    small, none, large = [1 / 16, 0.1], [0.0, 0.0], [4.8 / 16, 0.0]
+    sizes = np.array([small] * 8 + [none] * 3 + [large] * 3)
+    packing = pack(sizes)
+    assert packing.count == 2
+    assert _later_items_fitting_earlier_bins(sizes, packing.bin_of) == []

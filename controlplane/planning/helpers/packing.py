@@ -183,7 +183,33 @@ def pack(sizes: FloatArray, moves: int | None = None, seed: int = 0) -> Packing:
         if int(improved.max()) + 1 < count:
             bin_of, count = improved, int(improved.max()) + 1
             method += " + local search"
-    return Packing(_fullest_first(sizes, bin_of, count), count, bound, method)
+    bin_of, count = _settled(sizes, _fullest_first(sizes, bin_of, count), count)
+    return Packing(bin_of, count, bound, method)
+
+
+def _settled(sizes: FloatArray, bin_of: IntArray, count: int) -> tuple[IntArray, int]:
+    """Each item of a later bin moved into the first earlier bin that holds it once full;
+    bins left empty dropped, the order kept.
+
+    Bins are opened in order, and rule 5 holds a task to that: a task opens bin b only if
+    none of the bins before it can take it. A heuristic's bins need not be so (a bin-centric
+    construction may close a bin that a later one's item fits). Moving such an item costs
+    nothing and may empty a bin. An item checked against the bins before its own is never
+    given room later (those bins only fill up), so one pass settles every item. (The order is
+    fullest first before settling; a middle bin may end up fuller than the first.)"""
+    residual = np.ones((count, sizes.shape[1]))
+    np.subtract.at(residual, bin_of, sizes)
+    out = bin_of.copy()
+    for b in range(1, count):
+        for i in np.flatnonzero(out == b).tolist():
+            room = np.flatnonzero(all_at_least(residual[:b] + FIT_EPS, sizes[i]))
+            if room.size:
+                residual[room[0]] -= sizes[i]
+                residual[b] += sizes[i]
+                out[i] = room[0]
+    used, renumbered = np.unique(out, return_inverse=True)
+    settled: IntArray = renumbered.reshape(-1).astype(np.int64)
+    return settled, len(used)
 
 
 def first_fit_by_shape(sizes: FloatArray) -> IntArray:
