@@ -202,3 +202,15 @@ def test_tasks_wait_only_for_room_that_frees_in_time_and_it_holds_them(
         for r, v in amounts.items():
             total = v + placed.get(name, {}).get(r, 0.0) + max(running.get(r, 0.0), 0.0)
             assert total <= a.total.get(r, 0.0) * (1 + TOL) + TOL, (name, r)
+
+
+def test_an_overdue_release_gives_no_room_at_a_later_one() -> None:
+    """Found by the property above: a release due 10 s ago was still counted as room at the
+    next one, so a task waited for room that only the overdue task's end would give."""
+    a = _releasing((-10, 4), (30, 4))  # the first is overdue: its task still runs
+    result = run([_pool()], agents=[a], pending=[task("t", cpus=6)])
+    assert all(not u.reason.startswith("waits:") for u in result.unplaced)
+    assert sum(s.count for s in result.scale_up) == 1  # 4 cpus free in 30 s hold no 6
+    result = run([_pool()], agents=[a], pending=[task("t", cpus=4)])
+    (waiting,) = result.unplaced
+    assert waiting.reason == "waits: fits on A in ~30s, a new m5.4xlarge boots in ~120s"

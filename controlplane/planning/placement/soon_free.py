@@ -79,9 +79,11 @@ class SoonFree:
         points: list[tuple[float, FloatArray]] = []
         released = np.zeros(len(dims))
         for release in sorted(agent.expected_releases, key=lambda r: r.at):
-            released = released + vector(dims, release.resources)
             wait = release.at.timestamp() - self.now_s
-            if 0 <= wait < horizon_s:
+            if wait < 0:
+                continue  # overdue: still running, so its room is counted at no point
+            if wait < horizon_s:
+                released = released + vector(dims, release.resources)
                 points.append((wait, released))
         if agent.expected_empty_at is not None:
             wait = agent.expected_empty_at.timestamp() - self.now_s
