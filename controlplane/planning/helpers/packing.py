@@ -45,7 +45,8 @@ ITEM_LIMIT = 1000
 
 @dataclass(frozen=True)
 class Packing:
-    """Bins as an item -> bin index array (bins numbered 0..count-1, fullest first)."""
+    """Bins as an item -> bin index array (numbered 0..count-1 in opening order: fullest
+    first, then settled so that no item fits a bin before its own)."""
 
     bin_of: IntArray
     count: int
